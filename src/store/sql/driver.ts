@@ -1,0 +1,65 @@
+/**
+ * The little a SQL store needs from a database, so one `SqlStore` serves SQLite and Postgres. SQL is
+ * written once with `?` placeholders in the dialect both accept (upsert via `ON CONFLICT … DO
+ * UPDATE`, `RETURNING`); the Postgres driver renumbers placeholders to `$n`. Integers come back as
+ * JS numbers from both drivers (the Postgres one parses int8/numeric itself).
+ */
+
+export type SqlParam = string | number | null;
+export type SqlRow = Record<string, unknown>;
+
+/** Statements run on one connection (inside a transaction, or on the driver itself). */
+export interface SqlQueries {
+  /** Run parameterless SQL that may hold several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  /** All result rows. */
+  all(sql: string, params?: readonly SqlParam[]): Promise<SqlRow[]>;
+  /** Rows affected. */
+  run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+}
+
+export interface SqlDriver extends SqlQueries {
+  readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Run `fn` in one transaction: committed when it resolves, rolled back when it rejects (and the
+   * rejection passed on). Statements for the transaction must go through the `q` it is given.
+   * SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so a transaction never fails half-way
+   * on SQLITE_BUSY; the driver also serialises its callers, because its one connection is shared.
+   */
+  tx<T>(fn: (q: SqlQueries) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Column types that differ between the dialects; migrations write them as `{{name}}`. */
+export const dialectTokens: Record<SqlDriver['dialect'], Record<string, string>> = {
+  sqlite: { serial_pk: 'INTEGER PRIMARY KEY AUTOINCREMENT', double: 'REAL' },
+  postgres: { serial_pk: 'BIGSERIAL PRIMARY KEY', double: 'DOUBLE PRECISION' },
+};
+
+/**
+ * Insert `rows` (each an array matching `cols`) with multi-row `VALUES` statements of at most
+ * `chunk` rows: far fewer round trips than one statement per row, and well under both databases'
+ * parameter limits. `suffix` is appended to each statement (an `ON CONFLICT` clause).
+ */
+export async function insertMany(
+  q: SqlQueries, table: string, cols: readonly string[], rows: readonly SqlParam[][], suffix = '', chunk = 100,
+): Promise<void> {
+  const one = `(${cols.map(() => '?').join(', ')})`;
+  for (let i = 0; i < rows.length; i += chunk) {
+    const part = rows.slice(i, i + chunk);
+    const sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${part.map(() => one).join(', ')} ${suffix}`;
+    await q.run(sql, part.flat());
+  }
+}
+
+/** A promise-chain mutex: callers run one at a time, in call order. */
+export class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const result = this.#tail.then(() => fn());
+    // The chain must continue whether `fn` failed or not; the caller still sees the rejection.
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The load matrix: every mode × connection count × target, repeated, with the targets
+ * alternating inside each repetition (direct, bare, llmux, direct, …) so that drift on a noisy
+ * machine hits all of them alike. Each run records the proxy's own CPU time and RSS.
+ */
+import { runLoad } from './load.ts';
+import type { LoadResult } from './load.ts';
+import type { Mode, Named } from './probes.ts';
+import { cpuMicros, rssBytes } from './proc.ts';
+
+export interface Plan {
+  reps: number;
+  durationS: number;
+  connections: number[];
+  warmupS: number;
+}
+
+export interface Cell {
+  target: string;
+  mode: Mode;
+  conns: number;
+  rep: number;
+  load: LoadResult;
+  /** Proxy CPU time per response, µs (NaN for direct). */
+  cpuUsPerReq: number;
+  /** Proxy CPU time over wall time, % of one core. */
+  cpuPct: number;
+  rssAfterMiB: number;
+}
+
+export interface MatrixTarget extends Named {
+  /** False once the process has died: its remaining runs are skipped. */
+  alive(): boolean;
+}
+
+const MODES: Mode[] = ['json', 'stream'];
+
+export function matrixSize(plan: Plan, targets: number): number {
+  return plan.reps * MODES.length * plan.connections.length * targets;
+}
+
+async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string): Promise<Omit<Cell, 'rep'>> {
+  const pid = t.pid;
+  const cpu0 = pid ? cpuMicros(pid) : 0;
+  const wall0 = performance.now();
+  const load = await runLoad({ url: t.url, connections: conns, durationS, body, headers: { ...t.headers, 'content-type': 'application/json' } });
+  const wallUs = (performance.now() - wall0) * 1000;
+  const cpu = pid ? cpuMicros(pid) - cpu0 : NaN;
+  const responses = load.requests + load.non2xx;
+  return {
+    target: t.name,
+    mode,
+    conns,
+    load,
+    cpuUsPerReq: responses > 0 ? cpu / responses : NaN,
+    cpuPct: (cpu / wallUs) * 100,
+    rssAfterMiB: pid ? rssBytes(pid) / 2 ** 20 : NaN,
+  };
+}
+
+/** Short unmeasured runs so every target has warm JIT, pools and sockets before the first sample. */
+export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>): Promise<void> {
+  if (plan.warmupS <= 0) return;
+  for (const mode of MODES) {
+    for (const t of targets) if (t.alive()) await measure(t, mode, 32, plan.warmupS, bodies[mode]);
+  }
+}
+
+export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, log: (line: string) => void): Promise<Cell[]> {
+  const cells: Cell[] = [];
+  const total = matrixSize(plan, targets.length);
+  let step = 0;
+  for (let rep = 1; rep <= plan.reps; rep++) {
+    for (const mode of MODES) {
+      for (const conns of plan.connections) {
+        for (const t of targets) {
+          step++;
+          const label = `[${step}/${total}] ${mode === 'json' ? 'non-stream' : 'stream'} c=${conns} ${t.name}`;
+          if (!t.alive()) {
+            log(`${label} skipped (process is gone)`);
+            continue;
+          }
+          const cell = { ...(await measure(t, mode, conns, plan.durationS, bodies[mode])), rep };
+          cells.push(cell);
+          const l = cell.load;
+          const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
+          const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req` : '';
+          log(`${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}`);
+        }
+      }
+    }
+  }
+  return cells;
+}

@@ -1,0 +1,178 @@
+/**
+ * The probes around the load runs: byte-identical bodies, time to first byte, inter-chunk timing
+ * and memory with many open streams. Every probe is bounded in count and time and closes what it
+ * opened.
+ */
+import { median } from './load.ts';
+import { newAgent, openStream, post } from './client.ts';
+import type { Target } from './client.ts';
+import { rssBytes } from './proc.ts';
+
+export interface Named extends Target {
+  name: string;
+  /** PID of the proxy process (none for direct). */
+  pid?: number | undefined;
+}
+
+export type Mode = 'json' | 'stream';
+
+export interface BodyCheck {
+  target: string;
+  mode: Mode;
+  ok: boolean;
+  status: number;
+  bytes: number;
+  /** Empty when identical, else where and how the bytes differ. */
+  detail: string;
+  /** Response headers this target adds compared with the direct answer. */
+  addedHeaders: string[];
+}
+
+function diffSummary(want: Buffer, got: Buffer): string {
+  let i = 0;
+  while (i < want.length && i < got.length && want[i] === got[i]) i++;
+  const ctx = (b: Buffer): string => JSON.stringify(b.subarray(Math.max(0, i - 40), i + 60).toString('utf8'));
+  return `length ${got.length} vs direct ${want.length}; first difference at byte ${i}: got ${ctx(got)} want ${ctx(want)}`;
+}
+
+/** Fetches each body through every target and compares it with the direct answer, byte for byte. */
+export async function checkBodies(targets: Named[], bodies: Record<Mode, string>): Promise<BodyCheck[]> {
+  const agent = newAgent(false);
+  const out: BodyCheck[] = [];
+  for (const mode of ['json', 'stream'] as const) {
+    let want: Buffer | undefined;
+    let wantHeaders: string[] = [];
+    for (const t of targets) {
+      try {
+        const ex = await post(t, bodies[mode], agent);
+        want ??= ex.body;
+        if (t.name === 'direct') wantHeaders = Object.keys(ex.headers);
+        const same = ex.status === 200 && ex.body.equals(want);
+        const detail = same ? '' : ex.status !== 200 ? `status ${ex.status}: ${ex.body.subarray(0, 300).toString('utf8')}` : diffSummary(want, ex.body);
+        const added = Object.keys(ex.headers).filter((h) => !wantHeaders.includes(h));
+        out.push({ target: t.name, mode, ok: same, status: ex.status, bytes: ex.body.length, detail, addedHeaders: added });
+      } catch (err) {
+        out.push({ target: t.name, mode, ok: false, status: 0, bytes: 0, detail: `request failed: ${(err as Error).message}`, addedHeaders: [] });
+      }
+    }
+  }
+  agent.destroy();
+  return out;
+}
+
+export interface TtfbResult {
+  target: string;
+  n: number;
+  /** Median ms to the first body byte, and to the response headers. */
+  firstByteMs: number;
+  headersMs: number;
+  errors: number;
+}
+
+/** Sequential streams whose upstream waits 200 ms before the first chunk, one keep-alive socket. */
+export async function measureTtfb(t: Named, body: string, n: number): Promise<TtfbResult> {
+  const agent = newAgent(true);
+  const first: number[] = [];
+  const heads: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    try {
+      const ex = await post(t, body, agent, 5000);
+      if (ex.status !== 200) errors++;
+      else {
+        first.push(ex.firstByteMs);
+        heads.push(ex.headersMs);
+      }
+    } catch {
+      errors++;
+    }
+  }
+  agent.destroy();
+  return { target: t.name, n, firstByteMs: median(first), headersMs: median(heads), errors };
+}
+
+export interface GapResult {
+  target: string;
+  n: number;
+  events: number;
+  /** Gaps in ms between consecutive SSE events after the first content event. */
+  meanGapMs: number;
+  minGapMs: number;
+  maxGapMs: number;
+  errors: number;
+}
+
+/** Streams whose upstream writes one event every 50 ms: how far apart do they arrive? */
+export async function measureGaps(t: Named, body: string, n: number): Promise<GapResult> {
+  const agent = newAgent(true);
+  const gaps: number[] = [];
+  let errors = 0;
+  let events = 0;
+  for (let i = 0; i < n; i++) {
+    try {
+      const ex = await post(t, body, agent, 5000);
+      if (ex.status !== 200) errors++;
+      events = ex.eventMs.length;
+      // Event 0 is the role chunk, which a gateway may hold until the first content (its commit).
+      for (let k = 2; k < ex.eventMs.length; k++) gaps.push((ex.eventMs[k] ?? 0) - (ex.eventMs[k - 1] ?? 0));
+    } catch {
+      errors++;
+    }
+  }
+  agent.destroy();
+  const mean = gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN;
+  return { target: t.name, n, events, meanGapMs: mean, minGapMs: Math.min(...gaps), maxGapMs: Math.max(...gaps), errors };
+}
+
+export interface HoldResult {
+  target: string;
+  wanted: number;
+  opened: number;
+  failures: Record<string, number>;
+  openSeconds: number;
+  rssBeforeMiB: number;
+  rssOpenMiB: number;
+  rssAfterCloseMiB: number;
+  /** Slow streams the upstream still serves 1.5 s after the clients closed theirs. */
+  upstreamStillOpen: number;
+}
+
+const MiB = 2 ** 20;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Opens `n` slow streams through `t` (in batches), samples its RSS while all are open, closes them. */
+async function openAtUpstream(statsUrl: string): Promise<number> {
+  try {
+    const res = await fetch(statsUrl, { signal: AbortSignal.timeout(2000) });
+    return ((await res.json()) as { openSlowStreams: number }).openSlowStreams;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function holdStreams(t: Named, body: string, n: number, settleMs: number, statsUrl: string): Promise<HoldResult> {
+  const pid = t.pid ?? 0;
+  const agent = newAgent(false);
+  const rssBefore = rssBytes(pid);
+  const failures: Record<string, number> = {};
+  const streams: ReturnType<typeof openStream>[] = [];
+  const t0 = performance.now();
+  let opened = 0;
+  for (let i = 0; i < n; i += 250) {
+    const batch = Array.from({ length: Math.min(250, n - i) }, () => openStream(t, body, agent, 20_000));
+    streams.push(...batch);
+    for (const r of await Promise.allSettled(batch.map((s) => s.started))) {
+      const why = r.status === 'rejected' ? String((r.reason as Error).message) : r.value === 200 ? '' : `status ${r.value}`;
+      if (why) failures[why] = (failures[why] ?? 0) + 1;
+      else opened++;
+    }
+  }
+  const openSeconds = (performance.now() - t0) / 1000;
+  await sleep(settleMs);
+  const rssOpen = rssBytes(pid);
+  for (const s of streams) s.req.destroy();
+  agent.destroy();
+  await sleep(1500);
+  const upstreamStillOpen = await openAtUpstream(statsUrl);
+  return { target: t.name, wanted: n, opened, failures, openSeconds, rssBeforeMiB: rssBefore / MiB, rssOpenMiB: rssOpen / MiB, rssAfterCloseMiB: rssBytes(pid) / MiB, upstreamStillOpen };
+}

@@ -1,0 +1,202 @@
+/**
+ * The benchmark report in markdown: load tables per mode and connection count, the probes, the
+ * budget with a verdict per line, and the profile summary.
+ */
+import { median } from './load.ts';
+import type { Cell } from './matrix.ts';
+import type { BodyCheck, GapResult, HoldResult, Mode, TtfbResult } from './probes.ts';
+import type { MachineInfo } from './proc.ts';
+import type { ProfileRow } from './profile.ts';
+
+export interface Memory {
+  target: string;
+  idleMiB: number;
+  afterLoadMiB: number;
+  peakMiB: number;
+}
+
+export interface RunReport {
+  title: string;
+  machine: MachineInfo;
+  date: string;
+  settings: string;
+  notes: string[];
+  checks: BodyCheck[];
+  cells: Cell[];
+  connections: number[];
+  targets: string[];
+  memory: Memory[];
+  ttfb: TtfbResult[];
+  gaps: GapResult[];
+  holds: HoldResult[];
+  profile?: ProfileRow[] | undefined;
+}
+
+export interface Agg {
+  rps: number;
+  rpsMin: number;
+  rpsMax: number;
+  p50: number;
+  p99: number;
+  cpuUs: number;
+  cpuPct: number;
+  rssMiB: number;
+  errors: number;
+}
+
+export function aggregate(cells: Cell[], target: string, mode: Mode, conns: number): Agg | undefined {
+  const c = cells.filter((x) => x.target === target && x.mode === mode && x.conns === conns);
+  if (c.length === 0) return undefined;
+  const rps = c.map((x) => x.load.rps);
+  return {
+    rps: median(rps),
+    rpsMin: Math.min(...rps),
+    rpsMax: Math.max(...rps),
+    p50: median(c.map((x) => x.load.p50)),
+    p99: median(c.map((x) => x.load.p99)),
+    cpuUs: median(c.map((x) => x.cpuUsPerReq)),
+    cpuPct: median(c.map((x) => x.cpuPct)),
+    rssMiB: Math.max(...c.map((x) => x.rssAfterMiB)),
+    errors: c.reduce((n, x) => n + x.load.errors + x.load.non2xx, 0),
+  };
+}
+
+/** A number for a table cell: "–" when unknown, thousands separators, 2–3 significant digits below 100. */
+export function fmt(v: number | undefined, digits = 2): string {
+  if (v === undefined || !Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  return v.toFixed(Math.abs(v) >= 10 ? Math.min(digits, 1) : digits);
+}
+
+/** Milliseconds with two decimals: for the probes, where a fraction of a millisecond matters. */
+function ms(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(2);
+}
+
+const MODE_TITLE: Record<Mode, string> = { json: 'non-streaming JSON', stream: 'streaming (SSE, 21 events)' };
+
+function loadTable(r: RunReport, mode: Mode, conns: number): string[] {
+  const direct = aggregate(r.cells, 'direct', mode, conns);
+  const bare = aggregate(r.cells, 'bare', mode, conns);
+  const lines = [
+    `### ${MODE_TITLE[mode]}, ${conns} connection${conns === 1 ? '' : 's'}`,
+    '',
+    '| target | RPS | RPS range | ×direct | ×bare | p50 ms | p99 ms | proxy CPU % | CPU µs/req | RSS after MiB | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of r.targets) {
+    const a = aggregate(r.cells, t, mode, conns);
+    if (!a) {
+      lines.push(`| ${t} | – | – | – | – | – | – | – | – | – | not run |`);
+      continue;
+    }
+    const range = `${fmt(a.rpsMin)}–${fmt(a.rpsMax)}`;
+    const cells = [t, fmt(a.rps), range, fmt(a.rps / (direct?.rps ?? NaN)), fmt(a.rps / (bare?.rps ?? NaN)), fmt(a.p50), fmt(a.p99), fmt(a.cpuPct, 0), fmt(a.cpuUs, 0), fmt(a.rssMiB, 1), String(a.errors)];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return [...lines, ''];
+}
+
+function checksSection(r: RunReport): string[] {
+  const lines = ['## Correctness (bodies byte-identical to the direct answer)', '', '| target | mode | status | bytes | identical | detail |', '|---|---|---:|---:|:---:|---|'];
+  for (const c of r.checks) lines.push(`| ${c.target} | ${c.mode} | ${c.status} | ${c.bytes} | ${c.ok ? '✅' : '❌'} | ${c.detail.replace(/\|/g, '\\|').slice(0, 400)} |`);
+  const added = [...new Set(r.checks.filter((c) => c.target === 'llmux').flatMap((c) => c.addedHeaders))];
+  if (added.length) lines.push('', `Headers llmux adds: ${added.map((h) => `\`${h}\``).join(', ')}.`);
+  return [...lines, ''];
+}
+
+function probesSection(r: RunReport): string[] {
+  const lines = ['## Memory', '', '| target | RSS idle at start MiB | RSS after load runs, max MiB | peak RSS (VmHWM) MiB |', '|---|---:|---:|---:|'];
+  for (const m of r.memory) lines.push(`| ${m.target} | ${fmt(m.idleMiB, 1)} | ${fmt(m.afterLoadMiB, 1)} | ${fmt(m.peakMiB, 1)} |`);
+  lines.push('', '### Many open streams (upstream sends one event per second)', '', '| target | streams open | opened in s | RSS before MiB | RSS with streams open MiB | RSS after close MiB | upstream streams open 1.5 s after close | failures |', '|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const h of r.holds) {
+    const fails = Object.entries(h.failures).map(([k, v]) => `${v}× ${k}`).join('; ') || '0';
+    lines.push(`| ${h.target} | ${h.opened}/${h.wanted} | ${fmt(h.openSeconds, 1)} | ${fmt(h.rssBeforeMiB, 1)} | ${fmt(h.rssOpenMiB, 1)} | ${fmt(h.rssAfterCloseMiB, 1)} | ${fmt(h.upstreamStillOpen, 0)} | ${fails} |`);
+  }
+  const direct = r.ttfb.find((t) => t.target === 'direct');
+  const bare = r.ttfb.find((t) => t.target === 'bare');
+  lines.push('', '## Time to first byte (upstream waits 200 ms before its first chunk)', '', 'Medians over sequential requests on one keep-alive connection.', '', '| target | requests | first body byte ms | headers ms | added vs direct ms | added vs bare ms | errors |', '|---|---:|---:|---:|---:|---:|---:|');
+  for (const t of r.ttfb) lines.push(`| ${t.target} | ${t.n} | ${ms(t.firstByteMs)} | ${ms(t.headersMs)} | ${ms(t.firstByteMs - (direct?.firstByteMs ?? NaN))} | ${ms(t.firstByteMs - (bare?.firstByteMs ?? NaN))} | ${t.errors} |`);
+  lines.push('', '## Inter-chunk timing (upstream writes one event every 50 ms)', '', 'Gaps between consecutive SSE events at the client, after the first content event.', '', '| target | requests | events | mean gap ms | added vs direct ms | min gap ms | max gap ms | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  const gd = r.gaps.find((g) => g.target === 'direct')?.meanGapMs ?? NaN;
+  for (const g of r.gaps) lines.push(`| ${g.target} | ${g.n} | ${g.events} | ${ms(g.meanGapMs)} | ${ms(g.meanGapMs - gd)} | ${ms(g.minGapMs)} | ${ms(g.maxGapMs)} | ${g.errors} |`);
+  return [...lines, ''];
+}
+
+interface Verdict {
+  check: string;
+  budget: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+function verdicts(r: RunReport): Verdict[] {
+  const out: Verdict[] = [];
+  const c = r.connections.includes(32) ? 32 : (r.connections[0] ?? 32);
+  for (const mode of ['json', 'stream'] as const) {
+    const l = aggregate(r.cells, 'llmux', mode, c);
+    const b = aggregate(r.cells, 'bare', mode, c);
+    const name = mode === 'json' ? 'non-stream' : 'stream';
+    const ratio = (l?.rps ?? NaN) / (b?.rps ?? NaN);
+    out.push({ check: `${name} RPS at c=${c}, llmux/bare`, budget: '≥ 0.75', measured: fmt(ratio), pass: judge(ratio, (v) => v >= 0.75) });
+    const p99 = (l?.p99 ?? NaN) / (b?.p99 ?? NaN);
+    out.push({ check: `${name} p99 at c=${c}, llmux/bare`, budget: '≤ 2.0', measured: `${fmt(p99)} (${fmt(l?.p99)} vs ${fmt(b?.p99)} ms)`, pass: judge(p99, (v) => v <= 2) });
+    out.push({ check: `${name} llmux CPU per request at c=${c}`, budget: '≤ 150 µs', measured: `${fmt(l?.cpuUs, 0)} µs`, pass: judge(l?.cpuUs, (v) => v <= 150) });
+  }
+  const mem = r.memory.find((m) => m.target === 'llmux');
+  out.push({ check: 'llmux RSS idle', budget: '≤ 100 MiB', measured: `${fmt(mem?.idleMiB, 1)} MiB`, pass: judge(mem?.idleMiB, (v) => v <= 100) });
+  const hold = r.holds.find((h) => h.target === 'llmux');
+  const held = hold && hold.opened === hold.wanted ? hold.rssOpenMiB : NaN;
+  out.push({ check: `llmux RSS with ${hold?.wanted ?? 2000} open streams`, budget: '≤ 250 MiB, all open', measured: hold ? `${fmt(hold.rssOpenMiB, 1)} MiB, ${hold.opened}/${hold.wanted} open` : '–', pass: hold ? judge(held, (v) => v <= 250) ?? false : undefined });
+  out.push({ check: 'upstream streams closed after clients leave (within 1.5 s)', budget: '0 left open', measured: hold ? `${fmt(hold.upstreamStillOpen, 0)} left open` : '–', pass: hold ? judge(hold.upstreamStillOpen, (v) => v === 0) : undefined });
+  const gl = r.gaps.find((g) => g.target === 'llmux');
+  const gd = r.gaps.find((g) => g.target === 'direct');
+  const added = (gl?.meanGapMs ?? NaN) - (gd?.meanGapMs ?? NaN);
+  out.push({ check: 'per-chunk delay added by llmux (mean gap vs direct; max gap)', budget: '≤ 1 ms; max ≤ 60 ms', measured: `${ms(added)} ms; max ${ms(gl?.maxGapMs)} ms`, pass: judge(added, (v) => v <= 1 && (gl?.maxGapMs ?? Infinity) <= 60 && (gl?.minGapMs ?? 0) >= 25) });
+  const tl = r.ttfb.find((t) => t.target === 'llmux');
+  const tb = r.ttfb.find((t) => t.target === 'bare');
+  const ttfb = (tl?.firstByteMs ?? NaN) - (tb?.firstByteMs ?? NaN);
+  out.push({ check: 'TTFB added by llmux beyond the bare proxy', budget: '≤ 1 ms', measured: `${ms(ttfb)} ms`, pass: judge(ttfb, (v) => v <= 1) });
+  const bodies = r.checks.filter((x) => x.target === 'llmux');
+  out.push({ check: 'bodies byte-identical through llmux', budget: 'identical', measured: bodies.length ? bodies.map((x) => `${x.mode} ${x.ok ? 'same' : 'DIFFERENT'}`).join(', ') : '–', pass: bodies.length ? bodies.every((x) => x.ok) : undefined });
+  const errs = r.cells.filter((x) => x.target === 'llmux').reduce((n, x) => n + x.load.errors + x.load.non2xx, 0);
+  const ran = r.cells.some((x) => x.target === 'llmux');
+  out.push({ check: 'llmux errors under load', budget: '0', measured: ran ? String(errs) : '–', pass: ran ? errs === 0 : undefined });
+  return out;
+}
+
+function judge(v: number | undefined, ok: (v: number) => boolean): boolean | undefined {
+  return v === undefined || !Number.isFinite(v) ? undefined : ok(v);
+}
+
+function budgetSection(r: RunReport): string[] {
+  const lines = ['## Budget', '', 'Reported, never asserted in tests. ✅ within budget, ❌ over it, ➖ not measured.', '', '| check | budget | measured | |', '|---|---|---|:---:|'];
+  for (const v of verdicts(r)) lines.push(`| ${v.check} | ${v.budget} | ${v.measured} | ${v.pass === undefined ? '➖' : v.pass ? '✅' : '❌'} |`);
+  return [...lines, ''];
+}
+
+function profileSection(r: RunReport): string[] {
+  const lines = ['## Where the time goes', ''];
+  if (!r.profile?.length) {
+    lines.push('No profile in this run. `npm run bench -- --profile` runs llmux with `--cpu-prof` and lists its top 15 self-time functions here.', '');
+    return lines;
+  }
+  lines.push('Top 15 functions by self time in llmux over the whole run (`--cpu-prof`, self time summed per function and file).', '', '| # | self ms | self % | function | where |', '|---:|---:|---:|---|---|');
+  r.profile.forEach((p, i) => lines.push(`| ${i + 1} | ${fmt(p.selfMs, 1)} | ${fmt(p.pct, 1)} | \`${p.functionName || '(anonymous)'}\` | ${p.where} |`));
+  return [...lines, ''];
+}
+
+/** The load tables only (what the terminal shows at the end of a run). */
+export function renderLoadTables(r: RunReport): string {
+  return (['json', 'stream'] as const).flatMap((m) => r.connections.flatMap((c) => loadTable(r, m, c))).join('\n');
+}
+
+export function renderReport(r: RunReport): string {
+  const m = r.machine;
+  const head = [`# ${r.title}`, '', `${r.date} · Node ${m.node} · ${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB`, '', r.settings, ''];
+  const invalid = r.checks.filter((c) => !c.ok);
+  if (invalid.length) head.push(`> **RUN INVALID**: bodies differ through ${[...new Set(invalid.map((c) => c.target))].join(', ')} (see Correctness).`, '');
+  for (const n of r.notes) head.push(`> ${n}`, '');
+  const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response. errors = socket errors + non-2xx, summed.', '', renderLoadTables(r)];
+  return [...head, ...budgetSection(r), ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
+}

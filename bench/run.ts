@@ -1,0 +1,199 @@
+/**
+ * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N]`
+ *
+ * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
+ * several connection counts (autocannon, in this process), bodies byte for byte, time to first
+ * byte, inter-chunk timing and memory with many open streams. Prints the load tables and writes
+ * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { installCleanup, ROOT, stopAll, stopChild } from './children.ts';
+import { matrixSize, runMatrix, warmUp } from './matrix.ts';
+import type { MatrixTarget, Plan } from './matrix.ts';
+import { checkBodies, holdStreams, measureGaps, measureTtfb } from './probes.ts';
+import type { BodyCheck, Mode } from './probes.ts';
+import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
+import { newestProfile, printProfile, topSelfTime } from './profile.ts';
+import type { ProfileRow } from './profile.ts';
+import { renderLoadTables, renderReport } from './report.ts';
+import type { Memory, RunReport } from './report.ts';
+import { body, resultsPath, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
+import type { Started } from './targets.ts';
+
+interface Options {
+  quick: boolean;
+  write: boolean;
+  profile: boolean;
+  pin: boolean;
+  plan: Plan;
+  ttfbN: number;
+  gapN: number;
+  streams: number;
+  settleMs: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const has = (f: string): boolean => argv.includes(f);
+  const num = (f: string, d: number): number => {
+    const i = argv.indexOf(f);
+    const v = i >= 0 ? Number(argv[i + 1]) : NaN;
+    return Number.isFinite(v) && v > 0 ? v : d;
+  };
+  const quick = has('--quick');
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2 };
+  return {
+    quick,
+    write: has('--write') || !quick,
+    profile: has('--profile'),
+    pin: !has('--no-pin') && canPin(),
+    plan,
+    ttfbN: quick ? 10 : 20,
+    gapN: quick ? 1 : 5,
+    streams: num('--streams', 2000),
+    settleMs: quick ? 800 : 2000,
+  };
+}
+
+function canPin(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return (machineInfo().cores ?? 1) >= 2;
+  } catch {
+    return false;
+  }
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+interface World {
+  up: Started;
+  bare: Started;
+  llmux?: Started | undefined;
+  targets: MatrixTarget[];
+  notes: string[];
+  tmp: string;
+  profileSince: number;
+}
+
+async function startWorld(o: Options): Promise<World> {
+  const tmp = mkdtempSync(join(tmpdir(), 'llmux-bench-'));
+  const up = await startUpstream(o.pin ? 0 : undefined, 60_000);
+  const bare = await startBare(up.port, o.pin ? 1 : undefined);
+  log(`upstream on :${up.port} (pid ${up.child.pid}), bare proxy on :${bare.port} (pid ${bare.child.pid})`);
+  const profileSince = Date.now();
+  const profileDir = o.profile ? resultsPath('prof') : undefined;
+  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log') });
+  const notes: string[] = [];
+  if (l.error) {
+    log(`\n${l.error}\n\nContinuing with direct and bare only.\n`);
+    notes.push(l.error.split('\n').slice(0, 6).join(' ⏎ ').slice(0, 600));
+  } else log(`llmux on :${l.started?.port} (pid ${l.started?.child.pid}), log in ${resultsPath('llmux.log')}`);
+  return { up, bare, llmux: l.started, targets: targetList(up, bare, l.started), notes, tmp, profileSince };
+}
+
+function idleMemory(w: World): Memory[] {
+  return w.targets.filter((t) => t.pid).map((t) => ({ target: t.name, idleMiB: rssBytes(t.pid ?? 0) / 2 ** 20, afterLoadMiB: NaN, peakMiB: NaN }));
+}
+
+async function probes(w: World, o: Options, r: RunReport): Promise<void> {
+  log('\ntime to first byte (upstream waits 200 ms) …');
+  for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
+  log('inter-chunk timing (upstream writes every 50 ms) …');
+  for (const t of w.targets) r.gaps.push(await measureGaps(t, body('bench-gap', true), o.gapN));
+}
+
+/** Before the load runs, so that the RSS with many streams is not inflated by their heap growth. */
+async function holds(w: World, o: Options, r: RunReport): Promise<void> {
+  for (const t of w.targets.filter((x) => x.pid && x.alive())) {
+    log(`holding ${o.streams} slow streams open through ${t.name} …`);
+    const h = await holdStreams(t, body('bench-slow', true), o.streams, o.settleMs, `http://127.0.0.1:${w.up.port}/bench/stats`);
+    log(`  ${h.opened}/${h.wanted} open in ${h.openSeconds.toFixed(1)} s, RSS ${h.rssOpenMiB.toFixed(1)} MiB${Object.keys(h.failures).length ? `, failures ${JSON.stringify(h.failures)}` : ''}`);
+    r.holds.push(h);
+  }
+}
+
+function reportBodies(checks: BodyCheck[], when: string): void {
+  for (const c of checks) if (!c.ok) log(`  ✗ ${when}: ${c.target} ${c.mode}: ${c.detail}`);
+  if (checks.every((c) => c.ok)) log(`  bodies byte-identical through every target (${when})`);
+}
+
+async function finish(w: World, o: Options): Promise<ProfileRow[] | undefined> {
+  let profile: ProfileRow[] | undefined;
+  if (w.llmux) {
+    const how = await stopChild(w.llmux.child, o.profile ? 15_000 : 5000);
+    if (o.profile) {
+      const file = newestProfile(resultsPath('prof'), w.profileSince);
+      if (file) {
+        profile = topSelfTime(file, ROOT);
+        log(`\nllmux CPU profile ${file}:\n${printProfile(profile)}`);
+      } else log(`\nno .cpuprofile written: llmux ended by ${how} (it writes one only on a clean exit)`);
+    }
+  }
+  await stopAll();
+  rmSync(w.tmp, { recursive: true, force: true });
+  return profile;
+}
+
+function newReport(o: Options): RunReport {
+  const m = machineInfo();
+  let rev = 'unknown';
+  try {
+    rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const p = o.plan;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run on commit ${rev}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}`;
+  return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  installCleanup();
+  mkdirSync(resultsPath(), { recursive: true });
+  if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  const budgetS = matrixSize(o.plan, 3) * (o.plan.durationS + 1) + 300;
+  setTimeout(() => {
+    log(`run exceeded its bound of ${budgetS} s: stopping`);
+    void stopAll(1000).finally(() => process.exit(3));
+  }, budgetS * 1000).unref();
+  const r = newReport(o);
+  const w = await startWorld(o);
+  r.notes.push(...w.notes);
+  await new Promise((res) => setTimeout(res, 300));
+  r.memory = idleMemory(w);
+  const bodies: Record<Mode, string> = { json: body('bench', false), stream: body('bench', true) };
+  log('checking bodies …');
+  r.checks = await checkBodies(w.targets, bodies);
+  reportBodies(r.checks, 'before load');
+  await holds(w, o, r);
+  await warmUp(w.targets, o.plan, bodies);
+  r.cells = await runMatrix(w.targets, o.plan, bodies, log);
+  for (const m of r.memory) {
+    const pid = w.targets.find((t) => t.name === m.target)?.pid ?? 0;
+    m.afterLoadMiB = Math.max(...r.cells.filter((c) => c.target === m.target).map((c) => c.rssAfterMiB));
+    m.peakMiB = peakRssBytes(pid) / 2 ** 20;
+  }
+  const after = await checkBodies(w.targets, bodies);
+  reportBodies(after, 'after load');
+  r.checks.push(...after.filter((c) => !c.ok).map((c) => ({ ...c, detail: `after load: ${c.detail}` })));
+  await probes(w, o, r);
+  const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
+  if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
+  r.profile = await finish(w, o);
+  const out = o.write ? 'BENCHMARKS.md' : resultsPath('quick.md');
+  writeFileSync(join(ROOT, out), renderReport(r));
+  process.stdout.write(`\n${renderLoadTables(r)}\n`);
+  log(`report written to ${out}`);
+}
+
+main().catch(async (err: unknown) => {
+  log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await stopAll(1000);
+  process.exit(1);
+});

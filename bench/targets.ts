@@ -1,0 +1,90 @@
+/**
+ * Starting the three things the benchmark talks to: the fake upstream, the bare proxy and llmux.
+ * The load generator and the upstream share CPU 0; each proxy gets CPU 1 to itself (when pinning).
+ */
+import { join } from 'node:path';
+import { announced, freePort, spawnNode, StartError, waitHealthy } from './children.ts';
+import type { Child } from './children.ts';
+import type { MatrixTarget } from './matrix.ts';
+
+export const CLIENT_KEY = 'sk-llmux-bench';
+const AUTH = { authorization: `Bearer ${CLIENT_KEY}` };
+const CHAT = '/v1/chat/completions';
+
+export interface Started {
+  child: Child;
+  port: number;
+}
+
+export async function startUpstream(cpu: number | undefined, slowHoldMs: number): Promise<Started> {
+  const child = spawnNode('upstream', 'bench/upstream.ts', ['--port', '0', '--slow-hold-ms', String(slowHoldMs)], { cpu });
+  const { port } = await announced<{ port: number }>(child);
+  return { child, port };
+}
+
+export async function startBare(upstreamPort: number, cpu: number | undefined): Promise<Started> {
+  const child = spawnNode('bare', 'bench/bare-proxy.ts', ['--upstream', `http://127.0.0.1:${upstreamPort}`, '--port', '0'], { cpu });
+  const { port } = await announced<{ port: number }>(child);
+  return { child, port };
+}
+
+/** The environment llmux runs in: no provider keys or proxies of this machine leak into it. */
+function llmuxEnv(upstreamPort: number, dir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/_API_KEY$|_KEY$|^(HTTPS?|ALL)_PROXY$|^LLMUX_|^PORT$|^LOG_LEVEL$/i.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, LLMUX_BENCH_DIR: dir, LLMUX_BENCH_UPSTREAM: `http://127.0.0.1:${upstreamPort}/v1`, LLMUX_BENCH_KEY: CLIENT_KEY };
+}
+
+export interface LlmuxStart {
+  started?: Started;
+  /** Why llmux is not in this run ("llmux failed to start: …"). */
+  error?: string;
+}
+
+export async function startLlmux(upstreamPort: number, dir: string, o: { cpu: number | undefined; profileDir?: string | undefined; logFile: string }): Promise<LlmuxStart> {
+  const port = await freePort();
+  const nodeFlags = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
+  const args = ['serve', '--config', 'bench/llmux.bench.yaml', '--port', String(port)];
+  const child = spawnNode('llmux', 'src/cli.ts', args, { cpu: o.cpu, env: llmuxEnv(upstreamPort, dir), nodeFlags, logFile: o.logFile });
+  try {
+    await waitHealthy(child, `http://127.0.0.1:${port}/health`, 20_000);
+    return { started: { child, port } };
+  } catch (err) {
+    if (!(err instanceof StartError)) throw err;
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    return { error: `llmux failed to start: ${err.message}` };
+  }
+}
+
+function alive(child: Child | undefined): () => boolean {
+  return () => (child ? child.proc.exitCode === null && child.proc.signalCode === null : true);
+}
+
+/** direct, bare, llmux (when it started), in the order the matrix alternates them. */
+export function targetList(up: Started, bare: Started, llmux: Started | undefined): MatrixTarget[] {
+  const list: MatrixTarget[] = [
+    { name: 'direct', url: `http://127.0.0.1:${up.port}${CHAT}`, headers: AUTH, alive: alive(up.child) },
+    { name: 'bare', url: `http://127.0.0.1:${bare.port}${CHAT}`, headers: AUTH, pid: bare.child.pid, alive: alive(bare.child) },
+  ];
+  if (llmux) list.push({ name: 'llmux', url: `http://127.0.0.1:${llmux.port}${CHAT}`, headers: AUTH, pid: llmux.child.pid, alive: alive(llmux.child) });
+  return list;
+}
+
+const MESSAGES = [
+  { role: 'system', content: 'You are a concise assistant.' },
+  { role: 'user', content: 'In two sentences, what does a load balancer in front of LLM APIs do?' },
+];
+
+/** Request bodies by upstream behaviour (the model name picks it, see upstream.ts). */
+export function body(model: 'bench' | 'bench-ttfb' | 'bench-gap' | 'bench-slow', stream: boolean): string {
+  const extra = stream ? { stream: true, stream_options: { include_usage: true } } : {};
+  return JSON.stringify({ model, messages: MESSAGES, max_tokens: 128, temperature: 0.2, ...extra });
+}
+
+export function resultsPath(...parts: string[]): string {
+  return join('bench', 'results', ...parts);
+}

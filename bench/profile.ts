@@ -2,6 +2,7 @@
  * Self time per function from a V8 `.cpuprofile` (the JSON that `node --cpu-prof` writes):
  * each sample's time delta is charged to the node it landed on, then summed per
  * functionName + url, so the same function reached through different stacks counts once.
+ * `(idle)` is left out; percentages are of the CPU time sampled.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -50,7 +51,8 @@ export function topSelfTime(file: string, root: string, n = 15): ProfileRow[] {
     // timeDeltas[i + 1] is the time until the next sample: the time spent where sample i landed.
     const us = Math.max(0, deltas[i + 1] ?? 0);
     const node = byId.get(samples[i] ?? -1);
-    if (!node) continue;
+    // Idle is time the process waited, not CPU it spent.
+    if (!node || node.callFrame.functionName === '(idle)') continue;
     totalUs += us;
     const { functionName, url, lineNumber } = node.callFrame;
     const key = `${functionName}\u0000${url}`;

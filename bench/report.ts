@@ -191,6 +191,17 @@ export function renderLoadTables(r: RunReport): string {
   return (['json', 'stream'] as const).flatMap((m) => r.connections.flatMap((c) => loadTable(r, m, c))).join('\n');
 }
 
+const SETUP = [
+  '## Setup',
+  '',
+  '- **direct**: the fake upstream itself (`bench/upstream.ts`, node:http): a fixed ~700-byte chat.completion, or 21 SSE events (role, 17 content, finish, usage, `[DONE]`) in one write, no delay.',
+  '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop.',
+  '- **llmux**: `node src/cli.ts serve --config bench/llmux.bench.yaml`: a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
+  '',
+  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`. llmux output goes to `bench/results/llmux.log`.',
+  '',
+];
+
 export function renderReport(r: RunReport): string {
   const m = r.machine;
   const head = [`# ${r.title}`, '', `${r.date} · Node ${m.node} · ${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB`, '', r.settings, ''];
@@ -198,5 +209,5 @@ export function renderReport(r: RunReport): string {
   if (invalid.length) head.push(`> **RUN INVALID**: bodies differ through ${[...new Set(invalid.map((c) => c.target))].join(', ')} (see Correctness).`, '');
   for (const n of r.notes) head.push(`> ${n}`, '');
   const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response. errors = socket errors + non-2xx, summed.', '', renderLoadTables(r)];
-  return [...head, ...budgetSection(r), ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
+  return [...head, ...budgetSection(r), ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
 }

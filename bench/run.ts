@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   const r = newReport(o);
   const w = await startWorld(o);
   r.notes.push(...w.notes);
-  await new Promise((res) => setTimeout(res, 300));
+  await new Promise((res) => setTimeout(res, 1000));
   r.memory = idleMemory(w);
   const bodies: Record<Mode, string> = { json: body('bench', false), stream: body('bench', true) };
   log('checking bodies …');

@@ -1,0 +1,32 @@
+/**
+ * Choose and open a state adapter by URL (SPEC §3 `state:`). Called only from main.ts / cli/.
+ *
+ *   memory                       one process; pair it with `StatePersister` to survive restarts
+ *   redis://[:pw@]host:port[/db] shared by every instance (rediss:// for TLS)
+ *
+ * Opening Redis waits at most `connectTimeoutMs` for the first connection and never fails because
+ * Redis is down: the state starts on its in-process fallback and switches over once connected.
+ */
+import type { Clock } from '../core/clock.ts';
+import { MemoryState } from './memory.ts';
+import { openRedisState } from './redis/state.ts';
+import type { State, StateLogger } from './types.ts';
+
+export interface OpenStateOptions {
+  logger?: StateLogger | undefined;
+  clock?: Clock | undefined;
+  /** Redis: prepended to every key and channel (default `llmux:`), so deployments can share a Redis. */
+  prefix?: string | undefined;
+  /** Redis: per-command timeout before falling back (default 100 ms). */
+  commandTimeoutMs?: number | undefined;
+  /** Redis: wait for the first connection (default 1000 ms). */
+  connectTimeoutMs?: number | undefined;
+  /** Redis: after a failure, how long to stay on the fallback before trying again (default 1000 ms). */
+  retryMs?: number | undefined;
+}
+
+export async function openState(url: string, opts: OpenStateOptions = {}): Promise<State> {
+  if (url === 'memory') return new MemoryState(opts.clock ? { clock: opts.clock } : {});
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedisState(url, opts);
+  throw new Error(`unknown state "${url.replace(/\/\/[^@/]*@/, '//***@')}": use memory or redis://host:port`);
+}

@@ -1,0 +1,154 @@
+/**
+ * The request log contract: queries, statistics, retention pruning, and the batched writer in front
+ * of a failing store. Run against every store adapter by store.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { RequestLogWriter } from '../../src/store/log-writer.ts';
+import type { RequestLogRow, Store } from '../../src/store/types.ts';
+import { eventually } from './backends.ts';
+import type { StoreAdapter } from './store-adapters.ts';
+import { withStore } from './store.suite.ts';
+
+const DAY = 86_400_000;
+
+export function logRow(over: Partial<RequestLogRow> = {}): RequestLogRow {
+  return {
+    id: `req-${Math.random().toString(36).slice(2)}`, ts: Date.now(), principal: 'key-1', route: 'chat', model: 'chat',
+    upstreamModel: 'gpt-x', provider: 'p1', endpoint: 'p1#0:gpt-x', status: 200, failureClass: null, attempts: 1,
+    latencyMs: 100, ttftMs: 20, promptTokens: 10, completionTokens: 5, stream: false, error: null, ...over,
+  };
+}
+
+/** A store whose `insertLogs` fails the first `failures` calls (rejecting or throwing synchronously). */
+function flaky(store: Store, failures: number, sync = false): Store & { calls: number } {
+  const wrapper = Object.create(store) as Store & { calls: number };
+  wrapper.calls = 0;
+  wrapper.insertLogs = (rows) => {
+    wrapper.calls++;
+    if (wrapper.calls <= failures) {
+      if (sync) throw new Error('disk full (sync)');
+      return Promise.reject(new Error('database is locked'));
+    }
+    return store.insertLogs(rows);
+  };
+  return wrapper;
+}
+
+export function logsSuite(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
+
+  describe(`${adapter.name} store: request log`, { timeout: 30_000 }, () => {
+    test('queries filter by provider, route, status, since and before, newest first', run(async (s) => {
+      const t = 1_800_000_000_000;
+      await s.insertLogs([
+        logRow({ id: 'a', ts: t, provider: 'p1', route: 'chat', status: 200, stream: true }),
+        logRow({ id: 'b', ts: t + 1, provider: 'p2', route: 'chat', status: 502, failureClass: 'transient', error: 'upstream 502' }),
+        logRow({ id: 'c', ts: t + 2, provider: 'p1', route: 'embed', status: 429, ttftMs: null, promptTokens: null }),
+        logRow({ id: 'd', ts: t + 2, provider: 'p1', route: 'chat', status: 200 }),
+      ]);
+      const ids = async (q: Parameters<Store['queryLogs']>[0]) => (await s.queryLogs(q)).map((r) => r.id);
+      assert.deepEqual(await ids({}), ['d', 'c', 'b', 'a'], 'equal ts: later insert first');
+      assert.deepEqual(await ids({ provider: 'p1' }), ['d', 'c', 'a']);
+      assert.deepEqual(await ids({ route: 'chat', status: 'ok' }), ['d', 'a']);
+      assert.deepEqual(await ids({ status: 'error' }), ['c', 'b']);
+      assert.deepEqual(await ids({ status: 429 }), ['c']);
+      assert.deepEqual(await ids({ since: t + 1, before: t + 2 }), ['b']);
+      assert.deepEqual(await ids({ limit: 2 }), ['d', 'c']);
+      const [c] = await s.queryLogs({ status: 429 });
+      assert.deepEqual(c, logRow({ ...c, id: 'c', ts: t + 2, provider: 'p1', route: 'embed', status: 429, ttftMs: null, promptTokens: null }));
+      assert.equal((await s.queryLogs({ provider: 'p1', route: 'chat', status: 200 })).find((r) => r.id === 'a')?.stream, true);
+    }));
+
+    test('statsSince totals success, failures, timeouts, retries, tokens and latency percentiles', run(async (s) => {
+      const t = Date.now();
+      const rows = Array.from({ length: 20 }, (_, i) => logRow({ ts: t, provider: 'p1', latencyMs: (i + 1) * 10, attempts: i < 3 ? 2 : 1 }));
+      rows.push(logRow({ ts: t, provider: 'p2', status: 504, failureClass: 'timeout', attempts: 3, promptTokens: 7, completionTokens: null }));
+      rows.push(logRow({ ts: t - 10_000, provider: 'p2', status: 500 }));
+      rows.push(logRow({ ts: t, provider: null, status: 401, attempts: 0, promptTokens: null, completionTokens: null }));
+      await s.insertLogs(rows);
+      const st = await s.statsSince(t - 1000);
+      assert.deepEqual(st.byProvider['p1'], {
+        requests: 20, success: 20, failure: 0, timeouts: 0, retries: 3, promptTokens: 200, completionTokens: 100, latencyP50: 100, latencyP95: 190,
+      });
+      assert.equal(st.byProvider['p2']?.timeouts, 1);
+      assert.equal(st.byProvider['p2']?.retries, 2);
+      assert.equal(st.byProvider['p2']?.requests, 1, 'rows before `since` are not counted');
+      assert.equal(st.byProvider['']?.failure, 1, 'rows without a provider are under ""');
+      assert.equal(st.total.requests, 22);
+      assert.equal(st.total.failure, 2);
+      assert.equal(st.total.promptTokens, 207);
+      assert.deepEqual((await s.statsSince(t + 1)).total.latencyP50, null);
+    }));
+
+    test('pruning by age and by row count bounds the log', run(async (s) => {
+      const now = Date.now();
+      const old = Array.from({ length: 30 }, (_, i) => logRow({ id: `old${i}`, ts: now - 40 * DAY + i }));
+      const recent = Array.from({ length: 5200 }, (_, i) => logRow({ id: `new${i}`, ts: now - 1000 + (i % 500) }));
+      await s.insertLogs(old);
+      await s.insertLogs(recent);
+      assert.equal(await s.pruneLogs({ days: 30, now }), 30);
+      assert.equal((await s.queryLogs({ before: now - DAY })).length, 0);
+      // More than one delete chunk (5000): the oldest inserted go first.
+      assert.equal(await s.pruneLogs({ maxRows: 100, now }), 5100);
+      assert.equal((await s.statsSince(0)).total.requests, 100);
+      const kept = new Set((await s.queryLogs({ limit: 1000 })).map((r) => r.id));
+      assert.ok(kept.has('new5199') && kept.has('new5100') && !kept.has('new5099'));
+      assert.equal(await s.pruneLogs({ days: 30, maxRows: 100, now }), 0, 'nothing more to do');
+      assert.equal(await s.pruneLogs({ maxRows: 0, now }), 100);
+    }));
+  });
+
+  describe(`${adapter.name} store: batched log writer`, { timeout: 30_000 }, () => {
+    test('push never throws while the store fails; errors are reported and the rows retried until written', run(async (s) => {
+      const store = flaky(s, 2);
+      const errors: { attempt: number; dropped: boolean }[] = [];
+      const w = new RequestLogWriter(store, { maxBatch: 10, flushMs: 10, maxBackoffMs: 40, onError: (_e, info) => errors.push(info) });
+      for (let i = 0; i < 25; i++) assert.doesNotThrow(() => w.push(logRow({ id: `r${i}` })));
+      const all = await eventually(async () => (await s.queryLogs({ limit: 100 })).length === 25, 5000);
+      assert.ok(all, `all 25 rows written, stats ${JSON.stringify(w.stats())}`);
+      assert.deepEqual(errors.slice(0, 2), [{ rows: 10, attempt: 1, dropped: false }, { rows: 10, attempt: 2, dropped: false }]);
+      assert.deepEqual(w.stats(), { buffered: 0, written: 25, dropped: 0, failures: 2 });
+      await w.close();
+    }));
+
+    test('a store that throws synchronously is handled like one that rejects', run(async (s) => {
+      const store = flaky(s, 1, true);
+      let reported = 0;
+      const w = new RequestLogWriter(store, { maxBatch: 5, flushMs: 10, onError: () => reported++ });
+      w.push(logRow());
+      await w.close();
+      assert.equal(reported, 1);
+      assert.equal((await s.queryLogs({})).length, 1, 'close() retried and wrote it');
+    }));
+
+    test('a store that keeps failing costs only rows beyond the bounded buffer, counted', run(async (s) => {
+      const store = flaky(s, Number.POSITIVE_INFINITY);
+      let reported = 0;
+      const w = new RequestLogWriter(store, { maxBatch: 10, maxBuffer: 50, flushMs: 5, maxRetries: 3, maxBackoffMs: 10, onError: () => reported++ });
+      for (let i = 0; i < 80; i++) w.push(logRow());
+      assert.ok(w.stats().buffered <= 50);
+      assert.equal(w.stats().dropped, 30);
+      await w.close();
+      assert.equal(w.stats().dropped, 80, 'after close the rest is given up and counted');
+      assert.ok(reported >= 3);
+      w.push(logRow());
+      assert.equal(w.stats().dropped, 81, 'push after close drops, never throws');
+    }));
+
+    test('flush() writes at once in batches of maxBatch', run(async (s) => {
+      const batches: number[] = [];
+      const counting = Object.create(s) as Store;
+      counting.insertLogs = (rows) => {
+        batches.push(rows.length);
+        return s.insertLogs(rows);
+      };
+      const w = new RequestLogWriter(counting, { maxBatch: 100, flushMs: 60_000 });
+      for (let i = 0; i < 250; i++) w.push(logRow());
+      await w.flush();
+      assert.deepEqual(batches, [100, 100, 50]);
+      assert.equal((await s.statsSince(0)).total.requests, 250);
+      await w.close();
+    }));
+  });
+}

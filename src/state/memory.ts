@@ -155,6 +155,7 @@ export class MemoryState implements State {
   #inflightAcquire(key: string, limit: number, ttlMs: number): InflightResult {
     const leases = this.#leasesOf(key);
     if (limit >= 0 && leases.size >= limit) return { ok: false, count: leases.size, lease: null };
+    // The `m` prefix matters: the Redis adapter routes `release` of fallback leases by it.
     const lease = `m${++this.#leaseSeq}`;
     leases.set(lease, this.#now() + ttlMs);
     return { ok: true, count: leases.size, lease };

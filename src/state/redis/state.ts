@@ -38,8 +38,9 @@ const inflightScript = new Script(INFLIGHT);
 const rrScript = new Script(ROUND_ROBIN);
 const DAY_TTL_S = 2 * 86_400;
 const RR_TTL_MS = 86_400_000;
-/** Leases taken from Redis start with this; the fallback's never do, so `release` knows where to go. */
+/** Leases taken from Redis start with this; the fallback's start with `m`, so `release` knows where to go. */
 const REDIS_LEASE = 'r:';
+const MEMORY_LEASE = 'm';
 
 function numbers(reply: unknown): number[] {
   return Array.isArray(reply) ? reply.map((v) => Number(v)) : [];
@@ -155,8 +156,9 @@ export class RedisState implements State {
         }, () => this.#fallback.inflight.acquire(key, limit, ttlMs));
       },
       release: (key, lease) => {
-        // A Redis lease that cannot be released now simply expires with its TTL.
-        if (!lease.startsWith(REDIS_LEASE)) return this.#fallback.inflight.release(key, lease);
+        // A lease taken while degraded lives in the fallback. A Redis lease that cannot be released
+        // now (Redis down) simply expires with its TTL.
+        if (lease.startsWith(MEMORY_LEASE)) return this.#fallback.inflight.release(key, lease);
         return call(async (c) => (await run(key, ['release', -1, 0, lease])(c))[1] ?? 0, () => this.#fallback.inflight.count(key));
       },
       count: (key) => call(async (c) => (await run(key, ['count', -1, 0, ''])(c))[1] ?? 0, () => this.#fallback.inflight.count(key)),

@@ -40,6 +40,8 @@ export async function openPostgresDriver(url: string, opts: PostgresOptions = {}
     idleTimeoutMillis: 30_000,
     // A hung statement must not hold a pooled connection (and a background job) forever.
     statement_timeout: 30_000,
+    // Idle pooled connections must not keep a finished CLI command (or test) alive.
+    allowExitOnIdle: true,
     types: numberTypes,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });

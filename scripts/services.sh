@@ -57,7 +57,13 @@ start_pg() {
   local bin
   bin="$(pg_bin)"
   mkdir -p "$PG_DIR/sock"
-  [[ $EUID -eq 0 ]] && chown -R postgres:postgres "$PG_DIR"
+  if [[ $EUID -eq 0 ]]; then
+    chown -R postgres:postgres "$PG_DIR"
+    if ! runuser -u postgres -- test -w "$PG_DIR"; then
+      say "the postgres user cannot reach $PG_DIR (a parent folder is not traversable); move the checkout or chmod o+x its parents"
+      exit 1
+    fi
+  fi
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     say "initdb $PG_DATA"
     # trust auth is acceptable only because the cluster listens on 127.0.0.1 and holds test data.

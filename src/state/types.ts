@@ -6,7 +6,7 @@
  * `test/contract/state.test.ts` runs one suite against both.
  *
  * Limits everywhere: a negative limit means unlimited (the call is counted and always ok); 0 means
- * nothing is ever admitted. Costs and amounts are integers (rounded up when not).
+ * nothing is ever admitted. Costs and amounts are integers (rounded up, towards +∞, when not).
  * No method rejects because Redis is down: the Redis adapter answers from an in-process fallback
  * instead (see `StateHealth`). They reject only after `close()`.
  */

@@ -50,8 +50,10 @@ export function decide(
   return { ok: false, retryAfterMs: opts.windowMs };
 }
 
-/** Costs and amounts are whole units: round away from zero so a fraction is never free. */
+/**
+ * Costs and amounts are whole units, rounded up (towards +∞): a fraction is never free, and a
+ * negative settlement never refunds more than was used.
+ */
 export function units(n: number | undefined, fallback = 1): number {
-  const v = n ?? fallback;
-  return v >= 0 ? Math.ceil(v) : -Math.ceil(-v);
+  return Math.ceil(n ?? fallback);
 }

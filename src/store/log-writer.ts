@@ -102,7 +102,11 @@ export class RequestLogWriter {
     }
   }
 
-  /** Stop the timer and write what is left, trying each remaining batch until it fails for good. */
+  /**
+   * Stop the timer and write what is left, trying each remaining batch until it fails for good
+   * (at most `maxRetries` store calls per batch, without backoff); whatever is still left is
+   * dropped and counted. A shutdown that must end by a deadline races this against its own timer.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

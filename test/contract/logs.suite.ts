@@ -36,8 +36,13 @@ function flaky(store: Store, failures: number, sync = false): Store & { calls: n
 }
 
 export function logsSuite(adapter: StoreAdapter): void {
-  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
+  queryTests(adapter);
+  retentionTests(adapter);
+  writerTests(adapter);
+}
 
+function queryTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
   describe(`${adapter.name} store: request log`, { timeout: 30_000 }, () => {
     test('queries filter by provider, route, status, since and before, newest first', run(async (s) => {
       const t = 1_800_000_000_000;
@@ -80,7 +85,12 @@ export function logsSuite(adapter: StoreAdapter): void {
       assert.equal(st.total.promptTokens, 207);
       assert.deepEqual((await s.statsSince(t + 1)).total.latencyP50, null);
     }));
+  });
+}
 
+function retentionTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
+  describe(`${adapter.name} store: request log retention`, { timeout: 30_000 }, () => {
     test('pruning by age and by row count bounds the log', run(async (s) => {
       const now = Date.now();
       const old = Array.from({ length: 30 }, (_, i) => logRow({ id: `old${i}`, ts: now - 40 * DAY + i }));
@@ -98,7 +108,10 @@ export function logsSuite(adapter: StoreAdapter): void {
       assert.equal(await s.pruneLogs({ maxRows: 0, now }), 100);
     }));
   });
+}
 
+function writerTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
   describe(`${adapter.name} store: batched log writer`, { timeout: 30_000 }, () => {
     test('push never throws while the store fails; errors are reported and the rows retried until written', run(async (s) => {
       const store = flaky(s, 2);

@@ -76,7 +76,7 @@ if (url) {
     });
   });
 
-  describe('redis state: outages', { timeout: 20_000 }, () => {
+  describe('redis state: Redis down at start', { timeout: 20_000 }, () => {
     test('Redis on a closed port: answers within 200 ms from the local fallback, one warning, limits still enforced', async () => {
       const { warnings, logger } = recorder();
       const port = await closedPort();
@@ -98,7 +98,9 @@ if (url) {
       assert.equal(warnings.length, 1, `one warning, got ${JSON.stringify(warnings)}`);
       assert.deepEqual(s.health(), { backend: 'redis', degraded: true });
     });
+  });
 
+  describe('redis state: outages mid-run', { timeout: 20_000 }, () => {
     test('Redis goes away mid-run: requests keep flowing locally, breakers are remembered, Redis resumes when back', async () => {
       const { warnings, logger } = recorder();
       const prefix = `${uniqueName('llmux')}:`;

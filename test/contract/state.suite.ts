@@ -14,8 +14,9 @@ export interface StateAdapter {
   open(): Promise<State>;
 }
 
-export function stateSuite(adapter: StateAdapter): void {
-  const run = (fn: (s: State) => Promise<void>) => async () => {
+/** Open a fresh state, run `fn`, always close it. */
+function runner(adapter: StateAdapter) {
+  return (fn: (s: State) => Promise<void>) => async () => {
     const s = await adapter.open();
     try {
       await fn(s);
@@ -23,7 +24,16 @@ export function stateSuite(adapter: StateAdapter): void {
       await s.close();
     }
   };
+}
 
+export function stateSuite(adapter: StateAdapter): void {
+  rateTests(adapter);
+  counterTests(adapter);
+  breakerTests(adapter);
+}
+
+function rateTests(adapter: StateAdapter): void {
+  const run = runner(adapter);
   describe(`${adapter.name} state: rate windows`, { timeout: 15_000 }, () => {
     test('admits up to the limit, then refuses with a retry time inside the window', run(async (s) => {
       const o = { limit: 3, windowMs: 60_000 };
@@ -59,6 +69,7 @@ export function stateSuite(adapter: StateAdapter): void {
       await s.rate.acquire('settle', { limit: 1000, windowMs: 60_000, cost: 500 });
       assert.equal(await s.rate.add('settle', -380, 60_000), 120);
       assert.equal(await s.rate.add('settle', 30, 60_000), 150);
+      assert.equal(await s.rate.add('settle', -9.7, 60_000), 141, 'a fractional refund never refunds more than asked');
       assert.equal(await s.rate.add('settle', -1000, 60_000), 0);
       assert.equal(await s.rate.peek('settle', 60_000), 0);
     }));
@@ -74,7 +85,10 @@ export function stateSuite(adapter: StateAdapter): void {
       assert.equal(results.filter((r) => r.ok).length, 10);
     }));
   });
+}
 
+function counterTests(adapter: StateAdapter): void {
+  const run = runner(adapter);
   describe(`${adapter.name} state: day counters, in-flight, round-robin`, { timeout: 15_000 }, () => {
     test('day counters are keyed by the day string', run(async (s) => {
       assert.deepEqual(await s.day.acquire('ep:rpd', { day: '20260101', limit: 2 }), { ok: true, count: 1 });
@@ -112,7 +126,10 @@ export function stateSuite(adapter: StateAdapter): void {
       assert.deepEqual([await s.rr.next('route:a'), await s.rr.next('route:a'), await s.rr.next('route:b'), await s.rr.next('route:a')], [0, 1, 0, 2]);
     }));
   });
+}
 
+function breakerTests(adapter: StateAdapter): void {
+  const run = runner(adapter);
   describe(`${adapter.name} state: breakers`, { timeout: 15_000 }, () => {
     test('set, get, getAll and delete; entries expire after their ttl', run(async (s) => {
       await s.breakers.set('ep1', '{"state":"open"}', 60_000);

@@ -19,8 +19,14 @@ export async function withStore(adapter: StoreAdapter, fn: (s: Store) => Promise
 }
 
 export function storeSuite(adapter: StoreAdapter): void {
-  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
+  keyTests(adapter);
+  configTests(adapter);
+  settingsTests(adapter);
+  reopenTest(adapter);
+}
 
+function keyTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
   describe(`${adapter.name} store: client keys`, { timeout: 15_000 }, () => {
     test('stores only the hash and a prefix: the plaintext is nowhere in the raw table', run(async (s) => {
       const made = await s.createKey({ name: 'ci', limits: { rpm: 5 }, models: ['gpt-x'], budgetTokens: { day: 1000 }, expiresAt: 2_000_000_000_000 });
@@ -75,7 +81,12 @@ export function storeSuite(adapter: StoreAdapter): void {
       assert.deepEqual(listed.map((k) => k.name), ['second', 'first']);
       assert.equal(listed[1]?.lastUsedAt, 4242);
     }));
+  });
+}
 
+function configTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
+  describe(`${adapter.name} store: admin-made config`, { timeout: 15_000 }, () => {
     test('creating and revoking keys bump the config version', run(async (s) => {
       const v0 = await s.configVersion();
       const k = await s.createKey({});
@@ -83,9 +94,7 @@ export function storeSuite(adapter: StoreAdapter): void {
       await s.revokeKey(k.id);
       assert.ok(v1 > v0 && (await s.configVersion()) > v1);
     }));
-  });
 
-  describe(`${adapter.name} store: admin-made config`, { timeout: 15_000 }, () => {
     test('put, list (by id) and delete providers and routes, each change bumping the version', run(async (s) => {
       assert.equal(await s.configVersion(), 0);
       const v1 = await s.putEntity('provider', 'zeta', { id: 'zeta', baseUrl: 'https://z.example/v1' });
@@ -105,7 +114,10 @@ export function storeSuite(adapter: StoreAdapter): void {
       assert.equal(await s.configVersion(), 5, 'deleting nothing does not bump');
     }));
   });
+}
 
+function settingsTests(adapter: StoreAdapter): void {
+  const run = (fn: (s: Store) => Promise<void>) => () => withStore(adapter, fn);
   describe(`${adapter.name} store: settings, counters, breakers`, { timeout: 15_000 }, () => {
     test('settings round-trip JSON values and are overwritten', run(async (s) => {
       assert.equal(await s.getSetting('debug'), undefined);
@@ -146,7 +158,9 @@ export function storeSuite(adapter: StoreAdapter): void {
       await assert.rejects(s.insertLogs([]));
     });
   });
+}
 
+function reopenTest(adapter: StoreAdapter): void {
   const reopen = adapter.reopen?.bind(adapter);
   if (reopen) {
     test(`${adapter.name} store: migrations are recorded once and data survives reopening`, { timeout: 15_000 }, async () => {

@@ -84,8 +84,10 @@ export class SqlStore implements Store {
   }
 
   async listEntities(kind: EntityKind): Promise<EntityRecord[]> {
-    const rows = await this.#open.all('SELECT id, body, updated_at FROM entities WHERE kind = ? ORDER BY id', [kind]);
-    return rows.map((r) => ({ id: String(r['id']), body: JSON.parse(String(r['body'])) as JsonValue, updatedAt: Number(r['updated_at']) }));
+    const rows = await this.#open.all('SELECT id, body, updated_at FROM entities WHERE kind = ?', [kind]);
+    const out = rows.map((r) => ({ id: String(r['id']), body: JSON.parse(String(r['body'])) as JsonValue, updatedAt: Number(r['updated_at']) }));
+    // Sorted here, by code point: Postgres' ORDER BY follows the server's collation, which varies.
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async putEntity(kind: EntityKind, id: string, body: JsonValue): Promise<number> {

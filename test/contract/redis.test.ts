@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { openState } from '../../src/state/open.ts';
 import type { State } from '../../src/state/types.ts';
 import { eventually, requireService, sleep, uniqueName } from './backends.ts';
+import { deleteKeys } from './redis-cleanup.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 const url = requireService('LLMUX_TEST_REDIS', 'redis state (multi-instance, outages)');
@@ -36,12 +37,17 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 if (url) {
   const opened: State[] = [];
+  const prefixes: string[] = [];
   const open = async (u: string, opts: Parameters<typeof openState>[1] = {}): Promise<State> => {
     const s = await openState(u, opts);
     opened.push(s);
+    if (opts?.prefix) prefixes.push(opts.prefix);
     return s;
   };
-  after(() => Promise.all(opened.map((s) => s.close())));
+  after(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+    await deleteKeys(url, prefixes);
+  });
 
   describe('redis state: two instances', { timeout: 15_000 }, () => {
     test('the rate limit of N holds across two instances: concurrent acquires, exactly N ok', async () => {
@@ -139,7 +145,7 @@ if (url) {
         const [r, ms] = await timed(() => s.rate.acquire('k', { limit: 10, windowMs: 60_000 }));
         assert.ok(r.ok && ms < 200, `first call while hung: ${ms} ms`);
         const [, ms2] = await timed(() => s.day.acquire('k', { day: '20260101', limit: 10 }));
-        assert.ok(ms2 < 20, `later calls skip Redis until retryMs: ${ms2} ms`);
+        assert.ok(ms2 < 50, `later calls skip Redis until retryMs: ${ms2} ms`);
         proxy.resume();
         await sleep(350);
         await s.rate.acquire('k', { limit: 10, windowMs: 60_000 });

@@ -84,7 +84,7 @@ export const providerSchema = z
   .object({
     id: z.string().regex(idPattern, 'use lower-case letters, digits, "_" and "-"'),
     name: z.string().optional(),
-    type: z.string().default('openai').describe('openai | openrouter | anthropic | gemini | a preset name'),
+    type: z.string().default('openai').describe('openai, or a preset name (see config/presets.ts and the README)'),
     baseUrl: z.string().url().optional().describe('presets fill this in'),
     keys: z.union([z.string(), z.array(z.string())]).optional().describe('each key is its own endpoint'),
     models: z.union([z.array(z.string().min(1)), z.literal('auto'), z.literal('free')]).optional(),

@@ -1,0 +1,162 @@
+/**
+ * Server-sent events of the OpenAI dialect, read as bytes. The relay forwards upstream chunks
+ * unchanged; this scanner only finds event boundaries so that the few events that matter (the first
+ * content event, an error, usage, `[DONE]`) can be recognised. Handles LF, CRLF, events split across
+ * chunks and several events per chunk. Pure: no I/O.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Incremental event splitter. `push(chunk)` returns the complete events it closes, as
+ * [buffer, start, end) ranges over `buf` (the chunk itself when nothing was carried over, so the
+ * common case copies nothing).
+ */
+export class SseScanner {
+  #carry: Buffer | null = null;
+  /** Bytes held because no event boundary has been seen yet. */
+  get pending(): number {
+    return this.#carry?.length ?? 0;
+  }
+
+  push(chunk: Buffer, onEvent: (buf: Buffer, start: number, end: number) => void): void {
+    let buf = chunk;
+    let from = 0;
+    if (this.#carry !== null) {
+      from = Math.max(0, this.#carry.length - 3);
+      buf = Buffer.concat([this.#carry, chunk]);
+      this.#carry = null;
+    }
+    let start = 0;
+    let i = buf.indexOf(LF, from);
+    while (i !== -1) {
+      // A blank line ends an event: "\n\n" or "\n\r\n".
+      let end = -1;
+      if (buf[i + 1] === LF) end = i + 2;
+      else if (buf[i + 1] === CR && buf[i + 2] === LF) end = i + 3;
+      if (end !== -1) {
+        if (end - start > 0) onEvent(buf, start, end);
+        start = end;
+        i = buf.indexOf(LF, end);
+      } else {
+        i = buf.indexOf(LF, i + 1);
+      }
+    }
+    if (start < buf.length) this.#carry = start === 0 ? buf : buf.subarray(start);
+  }
+
+  /** What is left when the stream ends (an event without its blank line). */
+  rest(): Buffer | null {
+    return this.#carry;
+  }
+}
+
+export type EventKind = 'data' | 'done' | 'comment' | 'empty';
+
+/**
+ * The `data` payload of one event (multi-line data joined with "\n"), or null for events without
+ * data (comments, `event:`/`id:`/`retry:` only). `event: error` lines are reported via `named`.
+ */
+export function eventData(buf: Buffer, start: number, end: number): { data: string | null; name: string | null } {
+  const text = buf.toString('utf8', start, end);
+  let data: string | null = null;
+  let name: string | null = null;
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data = data === null ? value : `${data}\n${value}`;
+    else if (field === 'event') name = value;
+  }
+  return { data, name };
+}
+
+const DONE = Buffer.from('[DONE]');
+const USAGE = Buffer.from('"usage"');
+const ERROR = Buffer.from('"error"');
+
+/** Fast check: is this event `data: [DONE]`? */
+export function isDone(buf: Buffer, start: number, end: number): boolean {
+  const i = buf.indexOf(DONE, start);
+  return i !== -1 && i < end && buf.lastIndexOf(0x3a /* : */, i) >= start;
+}
+
+/** Skip spaces after position `i`; return the next byte. */
+function nextByte(buf: Buffer, i: number, end: number): number | undefined {
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === LF || buf[i] === CR)) i++;
+  return i < end ? buf[i] : undefined;
+}
+
+/**
+ * True when the event has `"key":` as an object key followed by `{` (a JSON string can only hold an
+ * escaped quote, so a raw `"key"` followed by a colon is always a key). Cheap: no JSON parse.
+ */
+function hasObjectKey(buf: Buffer, start: number, end: number, key: Buffer): boolean {
+  let i = buf.indexOf(key, start);
+  while (i !== -1 && i < end) {
+    let j = i + key.length;
+    while (j < end && buf[j] === 0x20) j++;
+    if (buf[j] === 0x3a && nextByte(buf, j + 1, end) === 0x7b /* { */) return true;
+    i = buf.indexOf(key, i + 1);
+  }
+  return false;
+}
+
+/** Does the event carry a non-null `usage` object? */
+export function hasUsage(buf: Buffer, start: number, end: number): boolean {
+  return hasObjectKey(buf, start, end, USAGE);
+}
+
+/** Does the event carry an `error` object (or is it `event: error`)? */
+export function hasError(buf: Buffer, start: number, end: number): boolean {
+  if (hasObjectKey(buf, start, end, ERROR)) return true;
+  const i = buf.indexOf('event:', start);
+  return i !== -1 && i < end && buf.toString('utf8', i + 6, Math.min(end, i + 14)).trim().startsWith('error');
+}
+
+export interface UsageCounts {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export function readUsage(u: unknown): UsageCounts | null {
+  if (typeof u !== 'object' || u === null) return null;
+  const o = u as Record<string, unknown>;
+  const p = typeof o.prompt_tokens === 'number' ? o.prompt_tokens : 0;
+  const c = typeof o.completion_tokens === 'number' ? o.completion_tokens : typeof o.total_tokens === 'number' ? o.total_tokens - p : 0;
+  return { promptTokens: p, completionTokens: c };
+}
+
+/**
+ * Does a parsed chunk carry content, the point at which a stream is committed? A role-only delta or
+ * an empty one does not count; text, tool calls, refusals, reasoning or a finish reason do.
+ */
+export function isContentChunk(chunk: unknown): boolean {
+  if (typeof chunk !== 'object' || chunk === null) return false;
+  const choices = (chunk as { choices?: unknown }).choices;
+  if (!Array.isArray(choices)) return false;
+  for (const c of choices) {
+    if (typeof c !== 'object' || c === null) continue;
+    const ch = c as Record<string, unknown>;
+    if (ch.finish_reason !== null && ch.finish_reason !== undefined) return true;
+    if (typeof ch.text === 'string' && ch.text !== '') return true;
+    const d = ch.delta as Record<string, unknown> | undefined;
+    if (!d) continue;
+    if (typeof d.content === 'string' && d.content !== '') return true;
+    if (Array.isArray(d.content) && d.content.length > 0) return true;
+    if (d.tool_calls || d.function_call || d.refusal || d.audio) return true;
+    if ((typeof d.reasoning === 'string' && d.reasoning !== '') || (typeof d.reasoning_content === 'string' && d.reasoning_content !== '')) return true;
+  }
+  return false;
+}
+
+/** An OpenAI-style in-band error event (SPEC §5: how a cut stream ends). */
+export function errorEvent(message: string, type: string, code: string): Buffer {
+  return Buffer.from(`data: ${JSON.stringify({ error: { message, type, param: null, code } })}\n\n`);
+}
+
+export const doneEvent = Buffer.from('data: [DONE]\n\n');

@@ -1,0 +1,168 @@
+/**
+ * Inbound request bodies of the OpenAI dialect: parse (with optional repair), refuse what could hurt
+ * (deep nesting, prototype keys), check the types of the fields llmux reads or that upstreams are
+ * strict about, and normalise `prompt` on chat. Pure: no I/O.
+ */
+import { jsonrepair } from 'jsonrepair';
+import { LlmuxError } from '../../core/errors.ts';
+
+export const maxDepth = 64;
+
+export interface ParsedBody {
+  body: Record<string, unknown>;
+  /** True when the text was not valid JSON and was repaired. */
+  repaired: boolean;
+}
+
+function syntaxWhere(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const m = /position (\d+)/.exec(msg);
+  return m ? ` at position ${m[1]}` : '';
+}
+
+/** Parse a request body. Throws LLMUX_ERR_INVALID_JSON with where the parse failed. */
+export function parseJsonBody(text: string, repair: boolean): ParsedBody {
+  if (text.trim() === '') throw new LlmuxError('LLMUX_ERR_INVALID_JSON', 'The request body is empty; send a JSON object such as {"model": "…", "messages": […]}.');
+  let value: unknown;
+  let repaired = false;
+  try {
+    value = JSON.parse(text);
+  } catch (first) {
+    if (!repair) throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first)}.`);
+    try {
+      value = JSON.parse(jsonrepair(text));
+      repaired = true;
+    } catch {
+      throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first)} and could not be repaired.`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', 'The request body must be a JSON object.');
+  }
+  checkShape(value);
+  return { body: value as Record<string, unknown>, repaired };
+}
+
+/**
+ * Depth ≤ 64 and no `__proto__` / `constructor` / `prototype` keys anywhere. Iterative, so a
+ * 100 000-level body cannot overflow the stack (JSON.parse accepts it; a recursive walk would not).
+ */
+export function checkShape(root: object): void {
+  const stack: Array<[unknown, number, string]> = [[root, 1, '']];
+  while (stack.length > 0) {
+    const [v, depth, path] = stack.pop()!;
+    if (depth > maxDepth) {
+      throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', `JSON nested deeper than ${maxDepth} levels.`, { param: path || null });
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (typeof item === 'object' && item !== null) stack.push([item, depth + 1, `${path}[${i}]`]);
+      }
+    } else {
+      for (const k of Object.keys(v as object)) {
+        if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
+          throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', `The key "${k}" is not allowed in a request body.`, { param: path ? `${path}.${k}` : k });
+        }
+        const item = (v as Record<string, unknown>)[k];
+        if (typeof item === 'object' && item !== null) stack.push([item, depth + 1, path ? `${path}.${k}` : k]);
+      }
+    }
+  }
+}
+
+type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'array' | 'object' | 'string|array' | 'stop' | 'object|null';
+
+const chatFields: Record<string, Kind> = {
+  model: 'string', messages: 'array', stream: 'boolean', max_tokens: 'integer', max_completion_tokens: 'integer',
+  temperature: 'number', top_p: 'number', n: 'integer', presence_penalty: 'number', frequency_penalty: 'number',
+  tools: 'array', stop: 'stop', stream_options: 'object|null', user: 'string', seed: 'integer', logprobs: 'boolean',
+  response_format: 'object', logit_bias: 'object',
+};
+
+const completionFields: Record<string, Kind> = {
+  model: 'string', prompt: 'string|array', stream: 'boolean', max_tokens: 'integer', temperature: 'number', top_p: 'number',
+  n: 'integer', stop: 'stop', stream_options: 'object|null', echo: 'boolean', suffix: 'string',
+};
+
+const embeddingFields: Record<string, Kind> = { model: 'string', input: 'string|array', dimensions: 'integer', encoding_format: 'string' };
+
+function ok(v: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case 'string': return typeof v === 'string';
+    case 'number': return typeof v === 'number' && Number.isFinite(v);
+    case 'integer': return Number.isInteger(v);
+    case 'boolean': return typeof v === 'boolean';
+    case 'array': return Array.isArray(v);
+    case 'object': return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'object|null': return v === null || (typeof v === 'object' && !Array.isArray(v));
+    case 'string|array': return typeof v === 'string' || Array.isArray(v);
+    case 'stop': return typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+  }
+}
+
+function checkFields(body: Record<string, unknown>, fields: Record<string, Kind>): void {
+  for (const name in fields) {
+    const v = body[name];
+    if (v === undefined || (v === null && name !== 'model')) continue;
+    const kind = fields[name]!;
+    if (!ok(v, kind)) {
+      throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', `"${name}" must be ${kind === 'stop' ? 'a string or a list of strings' : `of type ${kind.replace('|', ' or ')}`}, got ${JSON.stringify(v)?.slice(0, 40)}.`, { param: name });
+    }
+  }
+}
+
+function requireModel(body: Record<string, unknown>): void {
+  if (typeof body.model !== 'string' || body.model === '') {
+    throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', 'You must provide a model: "model" is missing or empty.', { param: 'model' });
+  }
+}
+
+/** Chat: a `prompt` without `messages` becomes one user message (SPEC §7). Returns true if changed. */
+export function validateChat(body: Record<string, unknown>): boolean {
+  let changed = false;
+  if (body.messages === undefined && body.prompt !== undefined) {
+    if (typeof body.prompt !== 'string') throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"prompt" must be a string.', { param: 'prompt' });
+    body.messages = [{ role: 'user', content: body.prompt }];
+    delete body.prompt;
+    changed = true;
+  }
+  requireModel(body);
+  if (body.messages === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"messages" is required.', { param: 'messages' });
+  checkFields(body, chatFields);
+  const msgs = body.messages as unknown[];
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    if (typeof m !== 'object' || m === null || typeof (m as { role?: unknown }).role !== 'string') {
+      throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', `messages[${i}] must be an object with a "role".`, { param: `messages[${i}]` });
+    }
+  }
+  return changed;
+}
+
+export function validateCompletion(body: Record<string, unknown>): void {
+  requireModel(body);
+  if (body.prompt === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"prompt" is required.', { param: 'prompt' });
+  checkFields(body, completionFields);
+}
+
+export function validateEmbeddings(body: Record<string, unknown>): void {
+  requireModel(body);
+  if (body.input === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"input" is required.', { param: 'input' });
+  checkFields(body, embeddingFields);
+}
+
+/** Body fields that must never steer routing or credentials (LiteLLM #24952); removed before forwarding. */
+export const forbiddenBodyFields = ['api_base', 'api_key', 'base_url', 'api_version', 'extra_headers', 'headers', 'custom_llm_provider'];
+
+/** Remove forbidden fields; returns true if any was present. */
+export function stripForbidden(body: Record<string, unknown>): boolean {
+  let changed = false;
+  for (const f of forbiddenBodyFields) {
+    if (f in body) {
+      delete body[f];
+      changed = true;
+    }
+  }
+  return changed;
+}

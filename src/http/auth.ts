@@ -1,0 +1,69 @@
+/**
+ * Client authentication (SPEC §2, §7): `Authorization: Bearer <key>` or `x-api-key`. Keys are
+ * compared by SHA-256 digest lookup (constant time with respect to the key), never stored or logged.
+ * With no client keys, the admin key guards /v1 too (Catfish); with neither, /v1 is open — which
+ * start-up allows only on loopback.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { LlmuxError } from '../core/errors.ts';
+import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
+
+/** Looks up keys made through the admin API or `llmux keys create` (in the store). */
+export type StoredKeyLookup = (hash: string) => ClientPrincipal | undefined;
+
+export function presentedKey(headers: IncomingHttpHeaders): string | null {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth !== '') {
+    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1]!;
+    // api-together accepted the raw key without the scheme; so do we.
+    if (!/\s/.test(auth.trim())) return auth.trim();
+  }
+  const x = headers['x-api-key'];
+  return typeof x === 'string' && x.trim() !== '' ? x.trim() : null;
+}
+
+export const adminPrincipal: ClientPrincipal = Object.freeze({
+  id: 'admin', name: 'admin', hash: '', prefix: 'admin', limits: undefined, models: undefined, budgetTokens: undefined, expiresAt: undefined, source: 'file' as const,
+});
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function sameHash(aHex: string, bHex: string): boolean {
+  const a = Buffer.from(aHex, 'hex');
+  const b = Buffer.from(bHex, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Is /v1 open (no client keys anywhere, no admin key)? */
+export function isOpen(snap: Snapshot, storedKeys: number): boolean {
+  return snap.clientKeys.size === 0 && storedKeys === 0 && snap.adminKeyHash === null;
+}
+
+/**
+ * The principal for a request, or null when /v1 is open. Throws 401 in the OpenAI shape otherwise.
+ */
+export function authenticate(headers: IncomingHttpHeaders, snap: Snapshot, stored: StoredKeyLookup, storedCount: number, now: number): ClientPrincipal | null {
+  if (isOpen(snap, storedCount)) return null;
+  const key = presentedKey(headers);
+  if (key === null) {
+    throw new LlmuxError('LLMUX_ERR_AUTH_MISSING', 'Missing API key: send "Authorization: Bearer <your llmux key>" (or an x-api-key header).', { headers: { 'www-authenticate': 'Bearer' } });
+  }
+  const h = hashKey(key);
+  const p = snap.clientKeys.get(h) ?? stored(h);
+  if (p) {
+    if (p.expiresAt !== undefined && p.expiresAt <= now) throw new LlmuxError('LLMUX_ERR_KEY_EXPIRED', 'This API key has expired; ask the gateway admin for a new one.');
+    return p;
+  }
+  if (snap.adminKeyHash !== null && snap.clientKeys.size === 0 && storedCount === 0 && sameHash(h, snap.adminKeyHash)) return adminPrincipal;
+  throw new LlmuxError('LLMUX_ERR_AUTH_INVALID', 'Invalid API key: it is not one of this gateway\'s client keys.', { headers: { 'www-authenticate': 'Bearer' } });
+}
+
+/** May this principal call this route? (`models` on a client key lists allowed routes.) */
+export function checkModelAllowed(p: ClientPrincipal | null, model: string): void {
+  if (!p?.models || p.models.length === 0 || p.models.includes(model) || p.models.includes('*')) return;
+  throw new LlmuxError('LLMUX_ERR_MODEL_FORBIDDEN', `This API key may not use the model "${model}"; allowed: ${p.models.join(', ')}.`, { param: 'model' });
+}

@@ -1,0 +1,49 @@
+/**
+ * The edge: every error becomes `{"error":{"message","type","param","code"}}` here and nowhere else.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { LlmuxError, isLlmuxError, type ErrorCode } from '../core/errors.ts';
+
+function fromFastify(e: FastifyError): LlmuxError {
+  const map: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'LLMUX_ERR_BODY_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'LLMUX_ERR_UNSUPPORTED_MEDIA',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'LLMUX_ERR_INVALID_JSON',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'LLMUX_ERR_INVALID_REQUEST',
+  };
+  const code = map[e.code];
+  if (code === 'LLMUX_ERR_BODY_TOO_LARGE') return new LlmuxError(code, 'The request body is larger than server.bodyLimit allows.');
+  if (code) return new LlmuxError(code, e.message);
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return new LlmuxError('LLMUX_ERR_INVALID_REQUEST', e.message);
+  return new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
+}
+
+export function toLlmuxError(e: unknown): LlmuxError {
+  if (isLlmuxError(e)) return e;
+  const fe = e as FastifyError;
+  if (typeof fe?.code === 'string' && fe.code.startsWith('FST_')) return fromFastify(fe);
+  if ((e as { code?: string })?.code === 'ERR_INVALID_CHAR' || (e as { code?: string })?.code === 'ERR_HTTP_INVALID_HEADER_VALUE') {
+    return new LlmuxError('LLMUX_ERR_BAD_HEADER', 'A header value contains characters that are not allowed.');
+  }
+  return new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
+}
+
+export function sendError(reply: FastifyReply, err: LlmuxError): void {
+  const h: Record<string, string> = { 'x-llmux-request-id': reply.request.id ?? randomUUID() };
+  if (err.retryAfterS !== undefined) h['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterS)));
+  if (err.headers) Object.assign(h, err.headers);
+  void reply
+    .code(err.status)
+    .headers(h)
+    .type('application/json')
+    .send({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } });
+}
+
+export function errorHandler(log: { error(o: object, m: string): void }) {
+  return (e: unknown, _req: FastifyRequest, reply: FastifyReply): void => {
+    const err = toLlmuxError(e);
+    if (err.status >= 500) log.error({ err: err.cause ?? err }, 'request failed inside llmux');
+    sendError(reply, err);
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The client-facing HTTP surface (SPEC §7): /v1/chat/completions, /v1/completions, /v1/embeddings,
+ * /v1/models, /health, /health/upstream, /v1/status. Bodies arrive as raw buffers (the limit is
+ * enforced while reading, before buffering the whole body), are parsed and checked by the dialect,
+ * and then the reply is hijacked so the routing layer writes upstream bytes straight to the socket.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Snapshot } from '../config/compile.ts';
+import { LlmuxError } from '../core/errors.ts';
+import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
+import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
+import { execute } from '../routing/executor.ts';
+import { listModels } from '../routing/route-table.ts';
+import { authenticate, checkModelAllowed, type StoredKeyLookup } from './auth.ts';
+import { errorHandler, sendError, toLlmuxError } from './errors.ts';
+import { endpointViews } from './upstream-view.ts';
+
+export interface HttpRuntime {
+  snapshot(): Snapshot;
+  readonly deps: RoutingDeps;
+  storedKey: StoredKeyLookup;
+  storedKeyCount(): number;
+  /** Debug capture on right now? */
+  captureOn(): boolean;
+  /** Admission to the gateway as a whole (maxConcurrency + queue); resolves a release function. */
+  admit(signal: AbortSignal): Promise<() => void>;
+  readonly log: { error(o: object, m: string): void; warn(o: object, m: string): void };
+  /** Set while shutting down: new requests get 503. */
+  draining: boolean;
+  /** Controllers of requests in flight (aborted with `shutdown` when the grace period ends). */
+  readonly inflight: Set<AbortController>;
+  readonly metrics?: { text(): Promise<string>; readonly contentType: string };
+}
+
+export interface BuildOptions {
+  bodyLimit: number;
+}
+
+export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit,
+    genReqId: () => randomUUID(),
+    requestTimeout: 120_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+  });
+  app.removeAllContentTypeParsers();
+  // Every body is read raw; the dialect parses it (with repair) so errors carry `param` and position.
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
+  app.setErrorHandler(errorHandler(rt.log));
+  app.setNotFoundHandler((req, reply) => {
+    sendError(reply, new LlmuxError('LLMUX_ERR_NOT_FOUND', `Unknown endpoint ${req.method} ${req.url.split('?')[0]}. llmux serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models.`));
+  });
+
+  const proxy = (kind: RequestKind) => (req: FastifyRequest, reply: FastifyReply) => handle(rt, kind, req, reply);
+  app.post('/v1/chat/completions', proxy('chat'));
+  app.post('/chat/completions', proxy('chat'));
+  app.post('/v1/completions', proxy('completions'));
+  app.post('/v1/embeddings', proxy('embeddings'));
+
+  app.get('/v1/models', async (req) => {
+    const snap = rt.snapshot();
+    authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+    const created = Math.floor(snap.loadedAt / 1000);
+    return { object: 'list', data: listModels(snap).map((m) => ({ id: m.id, object: 'model', created, owned_by: m.owned_by })) };
+  });
+  app.get('/health', async () => ({ status: rt.draining ? 'draining' : 'ok' }));
+  app.get('/health/upstream', async () => {
+    const endpoints = endpointViews(rt.snapshot(), rt.deps);
+    const available = endpoints.filter((e) => e.state === 'closed' || e.state === 'half-open').length;
+    return { status: available > 0 ? 'ok' : 'degraded', available, total: endpoints.length, endpoints };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    if (!rt.metrics) throw new LlmuxError('LLMUX_ERR_NOT_FOUND', 'metrics are off');
+    return reply.type(rt.metrics.contentType).send(await rt.metrics.text());
+  });
+  return app;
+}
+
+function parseBody(kind: RequestKind, raw: unknown, repair: boolean): { body: Record<string, unknown>; changed: boolean; repaired: boolean } {
+  const buf = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
+  const { body, repaired } = parseJsonBody(buf.toString('utf8'), repair);
+  let changed = repaired;
+  if (kind === 'chat') changed = validateChat(body) || changed;
+  else if (kind === 'completions') validateCompletion(body);
+  else validateEmbeddings(body);
+  changed = stripForbidden(body) || changed;
+  return { body, changed, repaired };
+}
+
+async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
+  const snap = rt.snapshot();
+  const principal = authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+  const { body, changed, repaired } = parseBody(kind, req.body, snap.config.repair);
+  const model = body.model as string;
+  checkModelAllowed(principal, model);
+  const controller = new AbortController();
+  const res = reply.raw;
+  res.on('close', () => {
+    if (!res.writableEnded) controller.abort(abortReasons.clientGone);
+  });
+  const release = await rt.admit(controller.signal);
+  rt.inflight.add(controller);
+  reply.hijack();
+  const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
+  const ctx: RequestContext = {
+    id: req.id, kind, snapshot: snap, body, raw: req.body as Buffer, bodyChanged: changed, repaired,
+    stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
+    res, controller, signal: controller.signal, t0: performance.now(), at: Date.now(), attempts: [], capture: rt.captureOn(),
+  };
+  try {
+    await execute(ctx, rt.deps);
+  } catch (e) {
+    rt.log.error({ err: e }, 'request failed inside llmux');
+    if (!res.headersSent && !res.destroyed) {
+      const err = toLlmuxError(e);
+      res.writeHead(err.status, { 'content-type': 'application/json', 'x-llmux-request-id': req.id });
+      res.end(JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } }));
+    } else if (!res.writableEnded) res.destroy();
+  } finally {
+    rt.inflight.delete(controller);
+    release();
+  }
+}

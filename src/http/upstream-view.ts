@@ -1,0 +1,59 @@
+/**
+ * What /health/upstream and /v1/status show: every endpoint with its breaker, last error, latency
+ * and limit usage. Keys appear only as their fingerprint id and masked form.
+ */
+import type { Snapshot } from '../config/compile.ts';
+import { maskKey } from '../config/compile.ts';
+import type { RoutingDeps } from '../routing/context.ts';
+import { endpointId } from '../routing/planner.ts';
+
+export interface EndpointView {
+  id: string;
+  provider: string;
+  key: string | null;
+  model: string;
+  state: 'closed' | 'open' | 'half-open' | 'disabled';
+  reason: string | null;
+  openUntil: string | null;
+  consecutiveFailures: number;
+  lastError: { class: string; status: number | null; message: string; at: string } | null;
+  lastLatencyMs: number | null;
+  inflight: number;
+  successes: number;
+  failures: number;
+  usage: { rpm: number; rpd: number; tpm: number; tpd: number };
+  limits: Record<string, number | null | undefined>;
+}
+
+export function endpointViews(snap: Snapshot, deps: RoutingDeps): EndpointView[] {
+  const now = deps.clock.now();
+  const out: EndpointView[] = [];
+  for (const p of snap.providers.values()) {
+    const models = p.models.length > 0 ? p.models.slice(0, 50) : [...new Set(Object.values(p.modelMap))];
+    const known = [...deps.tracker.all()].filter((h) => h.id.startsWith(`${p.id}/`)).map((h) => h.id.split('/').slice(2).join('/'));
+    const allModels = [...new Set([...models, ...known])];
+    if (allModels.length === 0) allModels.push('(caller\'s model)');
+    const keys = p.keys.length > 0 ? p.keys : [null];
+    keys.forEach((key, i) => {
+      for (const model of allModels) {
+        const id = endpointId(p, p.keyIds[i] ?? 'nokey', model);
+        const h = deps.tracker.peek(id);
+        const b = h?.breaker;
+        const usage = deps.limiter.usage({ id, provider: p }, now);
+        out.push({
+          id, provider: p.id, key: key === null ? null : maskKey(key), model,
+          state: !p.enabled ? 'disabled' : (b?.state(now) ?? 'closed'),
+          reason: b?.reason ?? null,
+          openUntil: b && b.openUntil > now ? new Date(b.openUntil).toISOString() : null,
+          consecutiveFailures: b?.consecutiveFailures ?? 0,
+          lastError: h?.lastError ? { class: h.lastError.cls, status: h.lastError.status, message: h.lastError.message, at: new Date(h.lastError.at).toISOString() } : null,
+          lastLatencyMs: h?.lastLatencyMs === null || h?.lastLatencyMs === undefined ? null : Math.round(h.lastLatencyMs),
+          inflight: h?.inflight ?? 0, successes: h?.successes ?? 0, failures: h?.failures ?? 0,
+          usage: { rpm: usage.rpm, rpd: usage.rpd, tpm: usage.tpm, tpd: usage.tpd },
+          limits: { ...p.limits },
+        });
+      }
+    });
+  }
+  return out;
+}

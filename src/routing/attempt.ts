@@ -1,0 +1,179 @@
+/**
+ * One attempt against one endpoint: build the upstream request, send it under one AbortSignal, and
+ * for non-stream answers read the whole body and check it before anything reaches the client.
+ * Streams continue in relay.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { FailureClass } from '../core/failure.ts';
+import { classifyInBand, classifyStatus, readUpstreamError } from '../dialects/openai/errors.ts';
+import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
+import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { networkErrorKind } from '../upstream/client.ts';
+import { retryAfterMs } from '../upstream/retry-after.ts';
+import { abortKind, kindPath, type RequestContext } from './context.ts';
+import type { Endpoint } from './planner.ts';
+
+/** The attempt failed and nothing reached the client: the executor may try another endpoint. */
+export interface AttemptFailure {
+  readonly type: 'fail';
+  readonly cls: FailureClass;
+  readonly status: number | null;
+  /** Safe to show: never holds a key or an upstream URL. */
+  readonly message: string;
+  readonly retryAfterMs?: number;
+  /** For `caller` errors: the upstream's answer, passed to the client as sent. */
+  readonly passthrough?: { status: number; contentType: string; body: Buffer };
+}
+
+/** The answer reached the client (fully, or a stream that was committed and then ended). */
+export interface AttemptDone {
+  readonly type: 'done';
+  readonly status: number;
+  /** Set when a committed stream ended badly (cut, idle, error event). */
+  readonly cls: FailureClass | null;
+  readonly message: string | null;
+  readonly usage: UsageCounts | null;
+  readonly ttftMs: number | null;
+  readonly upstreamMs: number;
+  readonly response?: unknown;
+}
+
+export type AttemptResult = AttemptFailure | AttemptDone;
+
+export const maxResponseBytes = 64 * 1024 * 1024;
+const maxErrorBytes = 256 * 1024;
+
+export function fail(cls: FailureClass, status: number | null, message: string, extra: Partial<AttemptFailure> = {}): AttemptFailure {
+  return { type: 'fail', cls, status, message, ...extra };
+}
+
+/** Will the upstream be asked to stream? (The provider may force it either way.) */
+export function upstreamStreams(ctx: RequestContext, ep: Endpoint): boolean {
+  if (ctx.kind === 'embeddings') return false;
+  return ep.provider.stream ?? ctx.stream;
+}
+
+/** The body to send: the caller's bytes when nothing changes, else the modified object re-serialised. */
+export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
+  const p = ep.provider;
+  const qp = quirkParams(p);
+  const streams = upstreamStreams(ctx, ep);
+  const forceStream = streams !== ctx.stream;
+  // Ask for usage on streams so token limits and stats see it; stripped again if the caller did not ask.
+  const addUsage = streams && !ctx.includeUsage;
+  const paramsForced = qp !== null || Object.keys(p.params).length > 0;
+  if (!ctx.bodyChanged && ctx.body.model === ep.model && !paramsForced && !forceStream && !addUsage) return ctx.raw;
+  const b: Record<string, unknown> = { ...ctx.body, model: ep.model, ...qp, ...p.params };
+  if (forceStream) b.stream = streams;
+  if (addUsage) b.stream_options = { ...(b.stream_options as object | undefined), include_usage: true };
+  if (!streams) delete b.stream_options;
+  return JSON.stringify(b);
+}
+
+export function buildHeaders(ctx: RequestContext, ep: Endpoint, streams: boolean): Record<string, string> {
+  const h: Record<string, string> = {
+    ...quirkHeaders(ep.provider),
+    ...ep.provider.headers,
+    'content-type': 'application/json',
+    accept: streams ? 'text/event-stream' : 'application/json',
+    'accept-encoding': 'identity',
+    'user-agent': 'llmux/0.1',
+  };
+  if (ep.key !== null) h.authorization = `Bearer ${ep.key}`;
+  return h;
+}
+
+/** Read a whole body into one buffer, refusing more than `limit` bytes. */
+export function readAll(body: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        body.destroy();
+        reject(Object.assign(new Error(`upstream response larger than ${limit} bytes`), { code: 'LLMUX_TOO_LARGE' }));
+        return;
+      }
+      chunks.push(c);
+    });
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.once('error', reject);
+  });
+}
+
+/** Class of a thrown error (connect, timeout, reset, abort). Messages never echo URLs. */
+export function classifyThrown(e: unknown, ctx: RequestContext, attemptSignal: AbortSignal): AttemptFailure {
+  const why = abortKind(attemptSignal) ?? abortKind(ctx.signal);
+  if (why === 'client_gone') return fail('canceled', null, 'the client went away');
+  if (why === 'deadline') return fail('timeout', null, 'the request deadline passed');
+  if (why === 'attempt_timeout') return fail('timeout', null, 'the upstream did not finish within timeout.totalMs');
+  if (why === 'shutdown') return fail('transient', null, 'the gateway is shutting down');
+  const kind = networkErrorKind(e);
+  const code = (e as { code?: string }).code;
+  if (kind === 'connect') return fail('connect', null, `could not connect to the upstream (${code ?? 'connect error'})`);
+  if (kind === 'timeout') {
+    const phase = code === 'UND_ERR_HEADERS_TIMEOUT' ? 'send response headers within timeout.firstByteMs' : 'send data within timeout.idleMs';
+    return fail('timeout', null, `the upstream did not ${phase}`);
+  }
+  if (code === 'LLMUX_TOO_LARGE') return fail('transient', null, 'the upstream response was too large');
+  if (kind === 'reset') return fail('transient', null, `the upstream connection was reset (${code})`);
+  return fail('transient', null, `upstream request failed (${code ?? (e as Error)?.name ?? 'error'})`);
+}
+
+/** Turn an upstream error status into a failure, keeping the body for `caller` errors. */
+export async function failureFromStatus(status: number, headers: Record<string, string | string[] | undefined>, body: Readable, ep: Endpoint, now: number): Promise<AttemptFailure> {
+  let buf: Buffer;
+  try {
+    buf = await readAll(body, maxErrorBytes);
+  } catch {
+    buf = Buffer.alloc(0);
+  }
+  const text = buf.toString('utf8');
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* an HTML page from a load balancer: keep the text for the class, never echo it */
+  }
+  const info = readUpstreamError(parsed, parsed === null ? '' : text);
+  const cls = classifyStatus(status, info, ep.provider.failoverOn);
+  const ct = String(headers['content-type'] ?? '');
+  return fail(cls, status, `upstream answered ${status}: ${info.message.slice(0, 200)}`, {
+    retryAfterMs: retryAfterMs(headers, now),
+    passthrough: cls === 'caller' && parsed !== null ? { status, contentType: ct || 'application/json', body: buf } : undefined,
+  });
+}
+
+export interface CheckedBody {
+  type: 'ok';
+  usage: UsageCounts | null;
+  parsed: Record<string, unknown>;
+  /** Set when the body had to change (reasoning rename); else the upstream bytes go out as they came. */
+  rewritten: string | null;
+}
+
+/** Check a 2xx non-stream body: JSON, no error inside, choices (or data for embeddings) present. */
+export function checkBody(ctx: RequestContext, ep: Endpoint, buf: Buffer): CheckedBody | AttemptFailure {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(buf.toString('utf8'));
+  } catch {
+    return fail('transient', 200, 'the upstream answered 200 with a body that is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null) return fail('transient', 200, 'the upstream answered 200 with an unexpected body');
+  const o = parsed as Record<string, unknown>;
+  if (o.error !== undefined && o.error !== null) {
+    const info = readUpstreamError(o);
+    return fail(classifyInBand(info), 200, `the upstream answered 200 with an error: ${info.message.slice(0, 200)}`);
+  }
+  const list = ctx.kind === 'embeddings' ? o.data : o.choices;
+  if (!Array.isArray(list) || list.length === 0) {
+    return fail('transient', 200, `the upstream answered 200 without ${ctx.kind === 'embeddings' ? 'data' : 'choices'}`);
+  }
+  const field = ep.provider.reasoningField;
+  const rewritten = field && renameReasoning(o, field) ? JSON.stringify(o) : null;
+  return { type: 'ok', usage: readUsage(o.usage), parsed: o, rewritten };
+}
+
+export { kindPath, retryAfterMs };

@@ -1,0 +1,70 @@
+/**
+ * What the routing layer knows about one client request, and what it needs from the rest of the
+ * gateway. Built by http/, run by executor.ts.
+ */
+import type { ServerResponse } from 'node:http';
+import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
+import type { Clock } from '../core/clock.ts';
+import type { AttemptEndEvent } from '../core/events.ts';
+import type { HealthTracker } from '../health/tracker.ts';
+import type { EndpointLimiter } from '../limits/types.ts';
+import type { UpstreamClients } from '../upstream/client.ts';
+import type { RoundRobin } from './planner.ts';
+
+export type RequestKind = 'chat' | 'completions' | 'embeddings';
+
+export const kindPath: Record<RequestKind, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+};
+
+export interface RequestContext {
+  readonly id: string;
+  readonly kind: RequestKind;
+  readonly snapshot: Snapshot;
+  /** The parsed body (validated); forwarded re-serialised only when something in it must change. */
+  readonly body: Record<string, unknown>;
+  /** The body as received, forwarded byte for byte when nothing changes. */
+  readonly raw: Buffer;
+  /** True when validation changed the body (prompt → messages, forbidden fields removed, repair). */
+  readonly bodyChanged: boolean;
+  readonly repaired: boolean;
+  readonly stream: boolean;
+  /** The caller asked for `stream_options.include_usage`. */
+  readonly includeUsage: boolean;
+  readonly model: string;
+  readonly principal: ClientPrincipal | null;
+  readonly res: ServerResponse;
+  /** Aborted when the client goes away (reason: `clientGone`) or the deadline passes (`deadline`). */
+  readonly controller: AbortController;
+  readonly signal: AbortSignal;
+  /** performance.now() when the request arrived. */
+  readonly t0: number;
+  /** Date.now() when the request arrived. */
+  readonly at: number;
+  readonly attempts: AttemptEndEvent[];
+  /** Debug capture on for this request. */
+  readonly capture: boolean;
+}
+
+export interface RoutingDeps {
+  readonly tracker: HealthTracker;
+  readonly clients: UpstreamClients;
+  readonly rr: RoundRobin;
+  readonly limiter: EndpointLimiter;
+  readonly clock: Clock;
+}
+
+/** Reasons an AbortSignal is aborted with, so the cause of an abort is never guessed. */
+export const abortReasons = {
+  clientGone: Object.freeze({ llmux: 'client_gone' }),
+  deadline: Object.freeze({ llmux: 'deadline' }),
+  attemptTimeout: Object.freeze({ llmux: 'attempt_timeout' }),
+  shutdown: Object.freeze({ llmux: 'shutdown' }),
+} as const;
+
+export function abortKind(signal: AbortSignal): string | null {
+  const r = signal.reason as { llmux?: string } | undefined;
+  return signal.aborted ? (r?.llmux ?? 'unknown') : null;
+}

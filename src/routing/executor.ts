@@ -1,0 +1,149 @@
+/**
+ * The attempt loop (SPEC §4–§5): resolve the route, plan, then try endpoints in order — each under its
+ * limits and breaker, with per-provider retries for network errors — until one answers, a `caller`
+ * error ends it, or `maxAttempts` / `deadlineMs` run out. Records every attempt in the health tracker
+ * and publishes `llmux:attempt:end` / `llmux:request:end`.
+ */
+import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
+import { LlmuxError } from '../core/errors.ts';
+import { failsOver, isNetworkClass, type FailureClass } from '../core/failure.ts';
+import { nextDayStart } from '../core/clock.ts';
+import { statusForClass } from '../dialects/openai/errors.ts';
+import { abortReasons, type RequestContext, type RoutingDeps } from './context.ts';
+import { plan, type Endpoint } from './planner.ts';
+import { resolveRoute } from './route-table.ts';
+import { runAttempt } from './run-attempt.ts';
+import type { AttemptFailure, AttemptResult } from './attempt.ts';
+import { writeExhausted, writePassthrough, type Exhaustion } from './outcome.ts';
+import { writeError } from './response.ts';
+
+interface Outcome {
+  status: number;
+  cls: FailureClass | null;
+  ep: Endpoint | null;
+  route: string | null;
+  error: string | null;
+  ttftMs: number | null;
+  promptTokens: number;
+  completionTokens: number;
+  response?: unknown;
+}
+
+export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<void> {
+  const server = ctx.snapshot.config.server;
+  const deadline = setTimeout(() => ctx.controller.abort(abortReasons.deadline), server.deadlineMs);
+  let out: Outcome;
+  try {
+    out = await loop(ctx, deps, () => clearTimeout(deadline));
+  } catch (e) {
+    const err = e instanceof LlmuxError ? e : new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
+    writeError(ctx, err, null, 0, true);
+    out = { status: err.status, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+  } finally {
+    clearTimeout(deadline);
+  }
+  publishEnd(ctx, out);
+}
+
+async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void): Promise<Outcome> {
+  const snap = ctx.snapshot;
+  const route = resolveRoute(snap, ctx.model);
+  if (!route) {
+    const err = new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `The model "${ctx.model}" does not exist here: no route, provider model or "*" route matches it. GET /v1/models lists what is available.`, { param: 'model' });
+    writeError(ctx, err, null, 0, true);
+    return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+  }
+  const now = deps.clock.now();
+  const p = plan(route, ctx.model, deps.tracker, deps.rr, now);
+  const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
+  const upstream = { ms: 0 };
+  for (const ep of p.endpoints) {
+    if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
+    const permit = await deps.limiter.acquire(ep, deps.clock.now());
+    if (!permit.ok) {
+      x.limitBlocked++;
+      x.limitRetryAt = Math.min(x.limitRetryAt, permit.retryAt);
+      continue;
+    }
+    if (!ep.health.breaker.tryAcquire(deps.clock.now())) {
+      permit.settle(0);
+      continue;
+    }
+    let r: AttemptResult | null = null;
+    for (let retry = 0; retry <= ep.provider.retries; retry++) {
+      if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
+      r = await tryOnce(ctx, deps, ep, onCommit, upstream);
+      if (r.type === 'done') break;
+      if (!isNetworkClass(r.cls)) break;
+    }
+    if (r === null) {
+      ep.health.breaker.release();
+      permit.settle(0);
+      break;
+    }
+    if (r.type === 'done') {
+      permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0));
+      return { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response };
+    }
+    permit.settle(0);
+    x.last = r;
+    x.lastEp = ep;
+    x.retryAt = Math.min(x.retryAt, ep.health.breaker.availableAt(deps.clock.now()));
+    if (!failsOver(r.cls)) return stopOn(ctx, ep, r, route.name, upstream.ms);
+  }
+  if (ctx.signal.aborted && ctx.signal.reason === abortReasons.clientGone) {
+    return { status: 499, cls: 'canceled', ep: x.lastEp, route: route.name, error: 'the client went away', ttftMs: null, promptTokens: 0, completionTokens: 0 };
+  }
+  x.deadlineHit = ctx.signal.aborted && ctx.signal.reason === abortReasons.deadline;
+  x.now = deps.clock.now();
+  const err = writeExhausted(ctx, x, upstream.ms);
+  return { status: err.status, cls: x.last?.cls ?? null, ep: x.lastEp, route: route.name, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+}
+
+/** A `caller` error (or the client leaving) ends the request without failover. */
+function stopOn(ctx: RequestContext, ep: Endpoint, f: AttemptFailure, route: string, upstreamMs: number): Outcome {
+  if (f.cls === 'caller' && f.passthrough) writePassthrough(ctx, ep, f, upstreamMs);
+  else if (f.cls === 'caller') writeError(ctx, new LlmuxError('LLMUX_ERR_INVALID_REQUEST', f.message), ep, upstreamMs, true);
+  const status = f.cls === 'caller' ? (f.status ?? 400) : statusForClass(f.cls);
+  return { status, cls: f.cls, ep, route, error: f.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+}
+
+async function tryOnce(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, onCommit: () => void, upstream: { ms: number }): Promise<AttemptResult> {
+  const t = performance.now();
+  ep.health.inflight++;
+  let r: AttemptResult;
+  try {
+    r = await runAttempt(ctx, ep, deps, onCommit);
+  } finally {
+    ep.health.inflight--;
+  }
+  const latency = performance.now() - t;
+  upstream.ms += latency;
+  const now = deps.clock.now();
+  if (r.type === 'done') {
+    if (r.cls === null || r.cls === 'canceled') deps.tracker.success(ep.health, r.ttftMs ?? latency);
+    else deps.tracker.failure(ep.health, r.cls, 200, r.message ?? '');
+  } else {
+    const dayResetAt = r.cls === 'quota' ? nextDayStart(now, ctx.snapshot.config.server.timezone) : undefined;
+    deps.tracker.failure(ep.health, r.cls, r.status, r.message, { retryAfterMs: r.retryAfterMs, dayResetAt });
+  }
+  const ev: AttemptEndEvent = {
+    requestId: ctx.id, endpointId: ep.id, provider: ep.provider.id, model: ep.model, n: ctx.attempts.length + 1,
+    status: r.status, cls: r.cls, latencyMs: latency, message: r.message,
+  };
+  ctx.attempts.push(ev);
+  if (channels.attemptEnd.hasSubscribers) channels.attemptEnd.publish(ev);
+  return r;
+}
+
+function publishEnd(ctx: RequestContext, o: Outcome): void {
+  if (!channels.requestEnd.hasSubscribers) return;
+  const ev: RequestEndEvent = {
+    requestId: ctx.id, at: ctx.at, principal: ctx.principal?.name ?? null, kind: ctx.kind, route: o.route, model: ctx.model,
+    upstreamModel: o.ep?.model ?? null, provider: o.ep?.provider.id ?? null, endpointId: o.ep?.id ?? null,
+    status: o.status, cls: o.cls, attempts: ctx.attempts.length, latencyMs: performance.now() - ctx.t0, ttftMs: o.ttftMs,
+    promptTokens: o.promptTokens, completionTokens: o.completionTokens, stream: ctx.stream, repaired: ctx.repaired, error: o.error,
+  };
+  if (ctx.capture) ev.capture = { request: ctx.body, response: o.response ?? null, attempts: ctx.attempts };
+  channels.requestEnd.publish(ev);
+}

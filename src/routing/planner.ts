@@ -1,0 +1,128 @@
+/**
+ * Route → plan (SPEC §4.2–4.3): expand targets to endpoints (one per credential), drop disabled ones
+ * and open breakers, order by priority (lower first) and, within one priority, by the route's balance.
+ * Limits are checked by the executor when it takes an endpoint (they may need shared state).
+ */
+import type { CompiledProvider, CompiledRoute } from '../config/compile.ts';
+import type { Balance } from '../config/schema.ts';
+import type { EndpointHealth, HealthTracker } from '../health/tracker.ts';
+
+export interface Endpoint {
+  /** Stable identity: provider, key fingerprint, upstream model. Never contains the key. */
+  readonly id: string;
+  readonly provider: CompiledProvider;
+  /** The credential; null for keyless local servers. */
+  readonly key: string | null;
+  readonly keyId: string;
+  readonly model: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly health: EndpointHealth;
+}
+
+export interface Plan {
+  endpoints: Endpoint[];
+  /** Endpoints dropped because their breaker is open, and the soonest one reopens. */
+  breakerBlocked: number;
+  breakerRetryAt: number;
+  /** Endpoints dropped because the provider (or its limit of 0) disables them. */
+  disabled: number;
+}
+
+/** Round-robin positions; shared through state in multi-instance setups. */
+export interface RoundRobin {
+  next(key: string): number;
+}
+
+export class LocalRoundRobin implements RoundRobin {
+  #pos = new Map<string, number>();
+  next(key: string): number {
+    const n = this.#pos.get(key) ?? 0;
+    this.#pos.set(key, n + 1);
+    return n;
+  }
+}
+
+export function endpointId(p: CompiledProvider, keyId: string, model: string): string {
+  return `${p.id}/${keyId}/${model}`;
+}
+
+function isDisabled(p: CompiledProvider): boolean {
+  const l = p.limits;
+  return !p.enabled || l.rpm === 0 || l.rpd === 0 || l.concurrency === 0 || l.tpm === 0 || l.tpd === 0;
+}
+
+export function expandEndpoints(route: CompiledRoute, callerModel: string, tracker: HealthTracker): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const t of route.targets) {
+    const p = t.provider;
+    // A target without a model uses the provider's first model; a provider without a list passes the caller's.
+    const model = t.model ?? p.models[0] ?? p.modelMap[callerModel] ?? callerModel;
+    const keys: Array<string | null> = p.keys.length > 0 ? (p.keys as string[]) : [null];
+    for (let i = 0; i < keys.length; i++) {
+      const keyId = p.keyIds[i] ?? 'nokey';
+      const id = endpointId(p, keyId, model);
+      out.push({ id, provider: p, key: keys[i] ?? null, keyId, model, priority: t.priority, weight: t.weight, health: tracker.get(id, p.breaker) });
+    }
+  }
+  return out;
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Weighted random order without replacement (Efraimidis–Spirakis keys). */
+function weightedOrder(a: Endpoint[]): Endpoint[] {
+  return a
+    .map((e) => ({ e, k: Math.random() ** (1 / e.weight) }))
+    .sort((x, y) => y.k - x.k)
+    .map((x) => x.e);
+}
+
+function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Endpoint[] {
+  if (group.length <= 1) return group;
+  switch (balance) {
+    case 'round-robin': {
+      const start = rr.next(rrKey) % group.length;
+      return start === 0 ? group : [...group.slice(start), ...group.slice(0, start)];
+    }
+    case 'weighted':
+      return weightedOrder(group);
+    case 'random':
+      return shuffle(group);
+    case 'least-busy':
+      return shuffle(group).sort((a, b) => a.health.inflight - b.health.inflight);
+    case 'least-latency':
+      // Unmeasured endpoints first, so every endpoint gets measured.
+      return shuffle(group).sort((a, b) => (a.health.ewmaMs ?? -1) - (b.health.ewmaMs ?? -1));
+  }
+}
+
+export function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Plan {
+  const all = expandEndpoints(route, callerModel, tracker);
+  const result: Plan = { endpoints: [], breakerBlocked: 0, breakerRetryAt: Infinity, disabled: 0 };
+  const groups = new Map<number, Endpoint[]>();
+  for (const e of all) {
+    if (isDisabled(e.provider)) {
+      result.disabled++;
+      continue;
+    }
+    if (!e.health.breaker.isAvailable(now)) {
+      result.breakerBlocked++;
+      result.breakerRetryAt = Math.min(result.breakerRetryAt, e.health.breaker.availableAt(now));
+      continue;
+    }
+    const g = groups.get(e.priority);
+    if (g) g.push(e);
+    else groups.set(e.priority, [e]);
+  }
+  for (const prio of [...groups.keys()].sort((a, b) => a - b)) {
+    result.endpoints.push(...orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr));
+  }
+  return result;
+}

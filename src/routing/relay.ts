@@ -1,0 +1,178 @@
+/**
+ * The stream relay (SPEC §5, the commit protocol). Nothing reaches the client until the upstream has
+ * sent its first content event; until then every failure (an error as first event, a cut, a stall) is
+ * a failed attempt and the executor fails over invisibly. After commit, upstream chunks are written
+ * as they come — aligned to event boundaries, never re-split or re-serialised unless an event must
+ * change (usage chunk the caller did not ask for, reasoning rename) — and a failure ends the stream
+ * with an OpenAI-style error event, never a clean end.
+ */
+import type { Readable } from 'node:stream';
+import type { FailureClass } from '../core/failure.ts';
+import { classifyInBand, readUpstreamError } from '../dialects/openai/errors.ts';
+import { renameReasoning } from '../dialects/openai/quirks.ts';
+import { StreamAssembler } from '../dialects/openai/assemble.ts';
+import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { classifyThrown, fail, type AttemptResult } from './attempt.ts';
+import { abortKind, type RequestContext } from './context.ts';
+import type { Endpoint } from './planner.ts';
+import { llmuxHeaders, sseHeaders } from './response.ts';
+
+/** Most bytes held back before the first content event; past it the stream is committed anyway. */
+const maxPreamble = 1024 * 1024;
+
+type Action = 'keep' | 'drop' | Buffer;
+
+interface RelayState {
+  committed: boolean;
+  commitNow: boolean;
+  sawDone: boolean;
+  usage: UsageCounts | null;
+  ttftMs: number | null;
+  /** An error event seen (pre-commit: the attempt fails; post-commit: passed through and recorded). */
+  inband: { cls: FailureClass; message: string } | null;
+  held: Buffer[];
+  heldBytes: number;
+}
+
+/**
+ * Relay one upstream SSE body. Resolves with a failure if the stream failed before commit (nothing was
+ * sent; the body is destroyed), else with `done` once the stream ended. `onCommit` runs at commit.
+ */
+export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, tSend: number, attemptSignal: AbortSignal, onCommit: () => void): Promise<AttemptResult> {
+  const res = ctx.res;
+  const stripUsage = !ctx.includeUsage;
+  const rename = ep.provider.reasoningField;
+  const assembler = ctx.capture ? new StreamAssembler() : null;
+  const slow = rename !== undefined || assembler !== null;
+  const scanner = new SseScanner();
+  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0 };
+
+  /** Inspect one event; returns what to forward in its place. */
+  function inspect(b: Buffer, s: number, e: number): Action {
+    if (isDone(b, s, e)) {
+      st.sawDone = true;
+      return 'keep';
+    }
+    const cheap = st.committed && !slow;
+    if (cheap && !hasUsage(b, s, e) && !hasError(b, s, e)) return 'keep';
+    const { data, name } = eventData(b, s, e);
+    if (data === null) return 'keep';
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      if (!st.committed) st.inband = { cls: 'transient', message: 'the upstream sent an event that is not JSON' };
+      return 'keep';
+    }
+    if (name === 'error' || (obj.error !== undefined && obj.error !== null)) {
+      const info = readUpstreamError(obj);
+      st.inband = { cls: classifyInBand(info), message: `the upstream sent an error event: ${info.message.slice(0, 200)}` };
+      return 'keep';
+    }
+    assembler?.add(obj);
+    if (obj.usage) st.usage = readUsage(obj.usage) ?? st.usage;
+    if (!st.committed && isContentChunk(obj)) {
+      st.commitNow = true;
+      st.ttftMs = performance.now() - ctx.t0;
+    }
+    const choices = obj.choices;
+    if (stripUsage && obj.usage && Array.isArray(choices) && choices.length === 0) return 'drop';
+    if (rename && renameReasoning(obj, rename)) return Buffer.from(`data: ${JSON.stringify(obj)}\n\n`);
+    return 'keep';
+  }
+
+  return new Promise<AttemptResult>((resolve) => {
+    let settled = false;
+    const finish = (r: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      body.removeAllListeners('data');
+      resolve(r);
+    };
+    const failPre = (cls: FailureClass, message: string): void => {
+      body.destroy();
+      finish(fail(cls, 200, message));
+    };
+
+    function write(segments: Buffer[]): void {
+      if (segments.length === 0 || res.destroyed) return;
+      let okay = true;
+      for (const seg of segments) okay = res.write(seg) && okay;
+      if (!okay) {
+        body.pause();
+        res.once('drain', () => body.resume());
+      }
+    }
+
+    function commit(): void {
+      st.committed = true;
+      onCommit();
+      res.writeHead(200, { ...sseHeaders, ...llmuxHeaders(ctx, ep, performance.now() - tSend) });
+      write(st.held);
+      st.held = [];
+    }
+
+    body.on('data', (chunk: Buffer) => {
+      const segments: Buffer[] = [];
+      let cur: Buffer | null = null;
+      let from = 0;
+      let lastEnd = 0;
+      scanner.push(chunk, (b, s, e) => {
+        if (cur !== b) {
+          cur = b;
+          from = s;
+        }
+        const act = inspect(b, s, e);
+        if (act !== 'keep') {
+          if (s > from) segments.push(b.subarray(from, s));
+          if (act !== 'drop') segments.push(act);
+          from = e;
+        }
+        lastEnd = e;
+      });
+      if (cur !== null && lastEnd > from) segments.push((cur as Buffer).subarray(from, lastEnd));
+      if (st.committed) return write(segments);
+      if (st.inband) return failPre(st.inband.cls, st.inband.message);
+      if (st.sawDone) return failPre('transient', 'the upstream stream ended before any content');
+      for (const seg of segments) {
+        st.held.push(seg);
+        st.heldBytes += seg.length;
+      }
+      if (st.commitNow || st.heldBytes > maxPreamble) commit();
+    });
+
+    body.once('end', () => {
+      if (!st.committed) {
+        return finish(fail(st.inband?.cls ?? 'transient', 200, st.inband?.message ?? 'the upstream stream ended before any content'));
+      }
+      const rest = scanner.rest();
+      if (rest && !res.destroyed) res.write(rest);
+      if (!st.sawDone) {
+        res.end(errorEvent('The upstream stream ended before it was complete ([DONE] missing); the answer above is cut.', 'upstream_error', 'stream_truncated'));
+        return finish(done('transient', 'the upstream stream ended without [DONE]'));
+      }
+      res.end();
+      finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
+    });
+
+    body.once('error', (e: unknown) => {
+      if (!st.committed) return finish(classifyThrown(e, ctx, attemptSignal));
+      const why = abortKind(attemptSignal) ?? abortKind(ctx.signal);
+      if (why === 'client_gone') {
+        if (!res.destroyed) res.destroy();
+        return finish(done('canceled', 'the client went away'));
+      }
+      const f = classifyThrown(e, ctx, attemptSignal);
+      const code = f.cls === 'timeout' ? 'upstream_timeout' : 'upstream_error';
+      if (!res.destroyed) res.end(errorEvent(`The upstream stream failed after it started: ${f.message}.`, 'upstream_error', code));
+      finish(done(f.cls, f.message));
+    });
+
+    function done(cls: FailureClass | null, message: string | null): AttemptResult {
+      return {
+        type: 'done', status: 200, cls, message, usage: st.usage, ttftMs: st.ttftMs,
+        upstreamMs: performance.now() - tSend, response: assembler?.result(),
+      };
+    }
+  });
+}

@@ -60,7 +60,7 @@ test('fails over on 429 with Retry-After and opens the breaker for exactly that 
     const t0 = Date.now();
     const { response } = await own.client().chat.completions.create({ model: 'chat', messages: msgs }).withResponse();
     assert.equal(response.headers.get('x-llmux-provider'), 'b');
-    const health = await (await fetch(`${own.url}/health/upstream`)).json();
+    const health: any = await (await fetch(`${own.url}/health/upstream`)).json();
     const ep = health.endpoints.find((e: any) => e.provider === 'a');
     assert.equal(ep.state, 'open');
     assert.equal(ep.reason, 'rate_limited');

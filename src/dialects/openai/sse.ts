@@ -76,13 +76,27 @@ export function eventData(buf: Buffer, start: number, end: number): { data: stri
 }
 
 const DONE = Buffer.from('[DONE]');
+const DATA = Buffer.from('data:');
 const USAGE = Buffer.from('"usage"');
 const ERROR = Buffer.from('"error"');
 
-/** Fast check: is this event `data: [DONE]`? */
+/**
+ * Fast check: is this event `data: [DONE]`? The line must be exactly `data:[DONE]` (one optional
+ * space after the colon): a content chunk whose text says "[DONE]" is not the end of the stream.
+ */
 export function isDone(buf: Buffer, start: number, end: number): boolean {
-  const i = buf.indexOf(DONE, start);
-  return i !== -1 && i < end && buf.lastIndexOf(0x3a /* : */, i) >= start;
+  let i = buf.indexOf(DONE, start);
+  while (i !== -1 && i < end) {
+    const j = buf[i - 1] === 0x20 ? i - 1 : i;
+    const line = j - DATA.length;
+    if (line >= start && buf.compare(DATA, 0, DATA.length, line, j) === 0 && (line === start || buf[line - 1] === LF)) {
+      let k = i + DONE.length;
+      while (k < end && (buf[k] === 0x20 || buf[k] === CR)) k++;
+      if (k >= end || buf[k] === LF) return true;
+    }
+    i = buf.indexOf(DONE, i + 1);
+  }
+  return false;
 }
 
 /** Skip spaces after position `i`; return the next byte. */

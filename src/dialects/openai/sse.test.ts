@@ -1,0 +1,145 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, readUsage } from './sse.ts';
+
+const bounded = { timeout: 10_000 };
+
+/** Feed chunks through one scanner; return every event as text, and what is left over. */
+function scan(chunks: Buffer[]): { events: string[]; rest: string | null } {
+  const s = new SseScanner();
+  const events: string[] = [];
+  for (const c of chunks) s.push(c, (b, st, e) => events.push(b.toString('utf8', st, e)));
+  const rest = s.rest();
+  return { events, rest: rest === null ? null : rest.toString('utf8') };
+}
+
+const chunk = (o: object): string => `data: ${JSON.stringify(o)}\n\n`;
+const content = chunk({ choices: [{ index: 0, delta: { content: 'héllo 🌍' }, finish_reason: null }] });
+const roleOnly = chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+const usage = chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } });
+const stream = [': keep-alive\n\n', roleOnly, content, usage, 'data: [DONE]\n\n'];
+
+/** Check one event text with a predicate taking (buf, start, end). */
+function on(text: string, f: (b: Buffer, s: number, e: number) => boolean): boolean {
+  // Surround with other bytes so start/end offsets are exercised.
+  const b = Buffer.from(`xx${text}yy`);
+  return f(b, 2, 2 + Buffer.byteLength(text));
+}
+
+test('LF framing: one event per blank line, in order, nothing left over', bounded, () => {
+  const { events, rest } = scan([Buffer.from(stream.join(''))]);
+  assert.deepEqual(events, stream);
+  assert.equal(rest, null);
+});
+
+test('CRLF framing is split the same way', bounded, () => {
+  const crlf = stream.map((e) => e.replace(/\n/g, '\r\n'));
+  const { events, rest } = scan([Buffer.from(crlf.join(''))]);
+  assert.deepEqual(events, crlf);
+  assert.equal(rest, null);
+});
+
+test('an event split across two chunks at every byte position comes out whole', bounded, () => {
+  for (const eol of ['\n', '\r\n']) {
+    const all = Buffer.from(stream.map((e) => e.replace(/\n/g, eol)).join(''));
+    const want = scan([all]).events;
+    for (let i = 0; i <= all.length; i++) {
+      const got = scan([all.subarray(0, i), all.subarray(i)]);
+      assert.deepEqual(got.events, want, `split at byte ${i} (${JSON.stringify(eol)})`);
+      assert.equal(got.rest, null);
+    }
+  }
+});
+
+test('one byte per chunk still gives the same events (multi-byte UTF-8 included)', bounded, () => {
+  const all = Buffer.from(stream.join(''));
+  const bytes = [...all].map((b) => Buffer.from([b]));
+  assert.deepEqual(scan(bytes).events, stream);
+});
+
+test('a split into three chunks at many positions comes out whole', bounded, () => {
+  const all = Buffer.from(stream.join(''));
+  const want = scan([all]).events;
+  for (let i = 0; i < all.length; i += 7) {
+    for (let j = i; j <= all.length; j += 11) {
+      const got = scan([all.subarray(0, i), all.subarray(i, j), all.subarray(j)]);
+      assert.deepEqual(got.events, want, `split at ${i} and ${j}`);
+    }
+  }
+});
+
+test('several events per chunk, and an unfinished one is kept for rest()', bounded, () => {
+  const { events, rest } = scan([Buffer.from(`${roleOnly}${content}data: {"partial":`)]);
+  assert.deepEqual(events, [roleOnly, content]);
+  assert.equal(rest, 'data: {"partial":');
+});
+
+test('eventData joins multi-line data, skips comments, reports event names, handles CRLF', bounded, () => {
+  const t = 'event: error\r\n: a comment\r\ndata: {"a":\r\ndata:1}\r\nid: 7\r\n\r\n';
+  const b = Buffer.from(t);
+  assert.deepEqual(eventData(b, 0, b.length), { data: '{"a":\n1}', name: 'error' });
+  const c = Buffer.from(': only a comment\n\n');
+  assert.deepEqual(eventData(c, 0, c.length), { data: null, name: null });
+});
+
+test('isDone is true for data: [DONE] with or without the space and with CRLF', bounded, () => {
+  assert.ok(on('data: [DONE]\n\n', isDone));
+  assert.ok(on('data:[DONE]\n\n', isDone));
+  assert.ok(on('data: [DONE]\r\n\r\n', isDone));
+  assert.ok(!on(content, isDone));
+  assert.ok(!on(': [DONE] in a comment\n\n', isDone));
+});
+
+test('isDone is false for a content chunk whose text is "[DONE]"', bounded, () => {
+  const tricky = chunk({ choices: [{ index: 0, delta: { content: '[DONE]' }, finish_reason: null }] });
+  assert.equal(on(tricky, isDone), false);
+  const legacy = chunk({ choices: [{ index: 0, text: 'say data: [DONE]' }] });
+  assert.equal(on(legacy, isDone), false);
+});
+
+test('isDone looks only inside its own event', bounded, () => {
+  const two = Buffer.from(`${content}data: [DONE]\n\n`);
+  assert.equal(isDone(two, 0, Buffer.byteLength(content)), false);
+});
+
+test('hasUsage: true for a usage object, false for usage: null or the word in content', bounded, () => {
+  assert.ok(on(usage, hasUsage));
+  assert.ok(on('data: {"choices":[],"usage" : \n {"prompt_tokens":1}}\n\n', hasUsage));
+  assert.ok(!on(chunk({ choices: [], usage: null }), hasUsage));
+  assert.ok(!on(chunk({ choices: [{ delta: { content: '"usage": {"x":1}' } }] }), hasUsage));
+});
+
+test('hasError: an error object or an `event: error`, not an error: null or the word in content', bounded, () => {
+  assert.ok(on(chunk({ error: { message: 'boom', type: 'server_error' } }), hasError));
+  assert.ok(on('event: error\ndata: {"type":"error"}\n\n', hasError));
+  assert.ok(!on(chunk({ error: null, choices: [] }), hasError));
+  assert.ok(!on(chunk({ choices: [{ delta: { content: '"error": {"message":"x"}' } }] }), hasError));
+});
+
+test('isContentChunk: text, tool calls, reasoning and a finish reason commit; role-only and empty do not', bounded, () => {
+  const c = (delta: object, finish: string | null = null): object => ({ choices: [{ index: 0, delta, finish_reason: finish }] });
+  assert.ok(isContentChunk(c({ content: 'hi' })));
+  assert.ok(isContentChunk(c({ tool_calls: [{ index: 0, function: { name: 'f' } }] })));
+  assert.ok(isContentChunk(c({ reasoning_content: 'thinking' })));
+  assert.ok(isContentChunk(c({ reasoning: 'thinking' })));
+  assert.ok(isContentChunk(c({}, 'stop')));
+  assert.ok(isContentChunk({ choices: [{ index: 0, text: 'legacy' }] }));
+  assert.equal(isContentChunk(c({ role: 'assistant', content: '' })), false);
+  assert.equal(isContentChunk(c({})), false);
+  assert.equal(isContentChunk({ choices: [], usage: { prompt_tokens: 1 } }), false);
+  assert.equal(isContentChunk(null), false);
+  assert.equal(isContentChunk({ choices: 'nope' }), false);
+});
+
+test('readUsage reads prompt and completion tokens, deriving completion from total', bounded, () => {
+  assert.deepEqual(readUsage({ prompt_tokens: 3, completion_tokens: 5 }), { promptTokens: 3, completionTokens: 5 });
+  assert.deepEqual(readUsage({ prompt_tokens: 3, total_tokens: 10 }), { promptTokens: 3, completionTokens: 7 });
+  assert.equal(readUsage(null), null);
+  assert.equal(readUsage('x'), null);
+});
+
+test('errorEvent is an OpenAI error object in one data event', bounded, () => {
+  const e = errorEvent('cut', 'upstream_error', 'stream_truncated').toString('utf8');
+  assert.ok(e.startsWith('data: ') && e.endsWith('\n\n'));
+  assert.deepEqual(JSON.parse(e.slice(6)), { error: { message: 'cut', type: 'upstream_error', param: null, code: 'stream_truncated' } });
+});

@@ -33,9 +33,9 @@ export function parseDuration(s: string, now: number): number | undefined {
 export function retryAfterMs(headers: Headers, now: number): number | undefined {
   const waits: number[] = [];
   const ms = first(headers['retry-after-ms']);
-  if (ms !== undefined && Number.isFinite(Number(ms))) waits.push(Number(ms));
+  if (ms !== undefined && ms.trim() !== '' && Number.isFinite(Number(ms))) waits.push(Number(ms));
   const ra = first(headers['retry-after']);
-  if (ra !== undefined) {
+  if (ra !== undefined && ra.trim() !== '') {
     const n = Number(ra);
     if (Number.isFinite(n)) waits.push(n * 1000);
     else {
@@ -50,5 +50,7 @@ export function retryAfterMs(headers: Headers, now: number): number | undefined 
       if (d !== undefined) waits.push(d);
     }
   }
-  return waits.length > 0 ? Math.ceil(Math.max(...waits)) : undefined;
+  // A negative value is nonsense, not "retry in the past": it would leave the breaker half-open.
+  const valid = waits.filter((w) => w >= 0);
+  return valid.length > 0 ? Math.ceil(Math.max(...valid)) : undefined;
 }

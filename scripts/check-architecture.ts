@@ -11,7 +11,7 @@ const root = path.resolve(import.meta.dirname, '..', 'src');
 const layerOf: Record<string, number> = {
   core: 0, config: 1, state: 1, mock: 1,
   dialects: 2, upstream: 2, health: 2, limits: 2, store: 2,
-  routing: 3, http: 4, admin: 4, observe: 4, cli: 5, 'main.ts': 5, 'cli.ts': 5,
+  routing: 3, http: 4, admin: 4, observe: 4, cli: 5, boot: 5, 'main.ts': 5, 'cli.ts': 5,
 };
 
 /** Same-layer imports that are allowed (rule 1). */

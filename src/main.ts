@@ -1,22 +1,37 @@
 /**
- * Composition root: config → state → routing deps → HTTP app → listen; graceful shutdown. The only
- * place (with cli/) where adapters are chosen.
+ * Composition root: config → store, state → routing deps → HTTP app → listen; background jobs;
+ * graceful shutdown. The only place (with cli/) where adapters are chosen.
  */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { compile, type Snapshot } from './config/compile.ts';
-import { loadConfig, type Env } from './config/load.ts';
+import type { Snapshot } from './config/compile.ts';
+import type { Env } from './config/load.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { HealthTracker } from './health/tracker.ts';
 import { buildApp, type HttpRuntime } from './http/server.ts';
 import { endpointViews } from './http/upstream-view.ts';
-import { MemoryLimiter } from './limits/memory-limiter.ts';
+import { PrincipalLimiter } from './limits/keys.ts';
 import { ConcurrencyGate } from './limits/queue.ts';
+import { StateLimiter } from './limits/state-limiter.ts';
 import { createLogger, flushLogger, type Logger } from './observe/logger.ts';
 import { Metrics } from './observe/metrics.ts';
 import { subscribeRequestLog } from './observe/request-log.ts';
+import { subscribeStoreLog } from './observe/store-log.ts';
 import { abortReasons, type RoutingDeps } from './routing/context.ts';
 import { LocalRoundRobin } from './routing/planner.ts';
+import { openState } from './state/open.ts';
+import { MemoryState } from './state/memory.ts';
+import { StatePersister } from './state/persist.ts';
+import type { State } from './state/types.ts';
+import { openStore, redactUrl } from './store/open.ts';
+import { RequestLogWriter } from './store/log-writer.ts';
+import type { Store } from './store/types.ts';
 import { UpstreamClients } from './upstream/client.ts';
+import { BreakerSync } from './boot/breaker-sync.ts';
+import { Snapshots } from './boot/snapshots.ts';
+import { StoredKeys } from './boot/stored-keys.ts';
+import { startJobs } from './boot/jobs.ts';
 
 export interface GatewayOptions {
   configPath?: string;
@@ -25,7 +40,7 @@ export interface GatewayOptions {
   host?: string;
   port?: number;
   clock?: Clock;
-  /** Provide a logger (tests pass a silent one). */
+  /** Provide a logger (tests pass one that captures). */
   logger?: Logger;
   /** Install SIGTERM/SIGINT handlers (the CLI does; tests do not). */
   handleSignals?: boolean;
@@ -36,8 +51,11 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly deps: RoutingDeps;
   readonly log: Logger;
+  readonly store: Store;
+  readonly state: State;
   snapshot(): Snapshot;
-  /** Stop accepting, let in-flight requests finish within `shutdownGraceMs`, then stop. */
+  reload(reason: string): ReturnType<Snapshots['reload']>;
+  /** Stop accepting, let in-flight requests finish within `shutdownGraceMs`, flush, stop. */
   close(): Promise<void>;
 }
 
@@ -49,49 +67,79 @@ export function isLoopback(host: string): boolean {
 
 export class StartupError extends Error {}
 
+/** `sqlite:./x.db` is relative to the working directory the gateway was started in. */
+export function resolveStoreUrl(url: string, cwd: string): string {
+  if (!url.startsWith('sqlite:')) return url;
+  const p = url.slice('sqlite:'.length);
+  return p === ':memory:' ? url : `sqlite:${path.resolve(cwd, p)}`;
+}
+
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
-  const loaded = await loadConfig({ configPath: opts.configPath, cwd: opts.cwd, env: opts.env });
   const clock = opts.clock ?? systemClock;
-  let snap = compile(loaded.config, loaded.file, 1, clock.now());
-  const cfg = snap.config;
+  const cwd = opts.cwd ?? process.cwd();
+  const snaps = await Snapshots.load({ configPath: opts.configPath, cwd, env: opts.env, now: () => clock.now() });
+  const cfg = snaps.current.config;
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
-  if (!isLoopback(host) && snap.clientKeys.size === 0 && !cfg.server.adminKey && !cfg.server.allowOpen) {
+  if (!isLoopback(host) && snaps.current.clientKeys.size === 0 && !cfg.server.adminKey && !cfg.server.allowOpen) {
     throw new StartupError(`Refusing to listen on ${host} with no client key: anyone who can reach it could spend your upstream keys. Set server.keys (or server.adminKey) in the config, or server.allowOpen: true if you really want an open gateway.`);
   }
   const log = opts.logger ?? createLogger({ level: cfg.log.level, file: cfg.log.file });
-  for (const n of loaded.notes) log.info(n);
+  for (const n of snaps.notes) log.info(n);
+  const instance = randomUUID();
+
+  const store = await openStore(resolveStoreUrl(cfg.store, cwd), { now: () => clock.now() });
+  const state = await openState(cfg.state, { logger: log, clock });
+  const persister = state instanceof MemoryState ? new StatePersister(state, store, { onError: (e) => log.warn({ err: e }, 'could not save counters to the store; will retry') }) : null;
+  if (persister) await persister.restore();
+  const attached = await snaps.attachStore(store);
+  if (!attached.ok) throw new StartupError(attached.error ?? 'the config with the store entities is invalid');
 
   const tracker = new HealthTracker(clock);
   const clients = new UpstreamClients();
-  const limiter = new MemoryLimiter(clock, cfg.server.timezone);
-  const deps: RoutingDeps = { tracker, clients, rr: new LocalRoundRobin(), limiter, clock };
+  const tz = (): string => snaps.current.config.server.timezone;
+  const limiter = new StateLimiter(state, clock, tz);
+  const deps: RoutingDeps = { instance, tracker, clients, rr: new LocalRoundRobin(), limiter, clock };
+  const breakerSync = new BreakerSync(tracker, state, () => snaps.current, (e) => log.warn({ err: e }, 'breaker state could not be shared'));
+  await breakerSync.start();
+  const keys = new StoredKeys(store);
+  await keys.refresh();
+  const principals = new PrincipalLimiter(state, tz);
   const gate = new ConcurrencyGate(cfg.server.maxConcurrency, cfg.server.queue.size, cfg.server.queue.timeoutMs);
+  snaps.onSwap((s) => {
+    gate.max = s.config.server.maxConcurrency;
+    gate.queueSize = s.config.server.queue.size;
+    gate.queueTimeoutMs = s.config.server.queue.timeoutMs;
+  });
   const metrics = new Metrics({
     breakers: () => [...tracker.all()].map((h) => ({ provider: h.id.split('/')[0] ?? '', endpoint: h.id, state: h.breaker.state(clock.now()) })),
     queue: () => ({ active: gate.active, queued: gate.queued }),
-    limiterUsage: () => endpointViews(snap, deps).map((e) => ({ endpoint: e.id, rpm: e.usage.rpm, rpd: e.usage.rpd })),
-  });
-  const unsubLog = subscribeRequestLog(log);
+    limiterUsage: () => endpointViews(snaps.current, deps).map((e) => ({ endpoint: e.id, rpm: e.usage.rpm, rpd: e.usage.rpd })),
+  }, instance);
+  const writer = new RequestLogWriter(store, { onError: (e, info) => log.error({ err: e, rows: info.rows, dropped: info.dropped }, 'could not write the request log; retrying') });
+  const unsubs = [subscribeRequestLog(log, instance), subscribeStoreLog(writer, instance)];
 
   const rt: HttpRuntime = {
-    snapshot: () => snap,
+    snapshot: () => snaps.current,
     deps,
-    storedKey: () => undefined,
-    storedKeyCount: () => 0,
+    storedKey: keys.lookup,
+    storedKeyCount: () => keys.count,
     captureOn: () => false,
     admit: (signal) => gate.acquire(signal),
+    admitPrincipal: (p, now) => principals.admit(p, now),
+    touched: (p) => keys.touch(p, clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
     log,
     draining: false,
     inflight: new Set(),
     metrics,
   };
-  const app = buildApp(rt, { bodyLimit: snap.bodyLimitBytes });
+  const app = buildApp(rt, { bodyLimit: snaps.current.bodyLimitBytes });
+  const jobs = startJobs({ store, snaps, keys, log, clock });
   await app.listen({ host, port });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ url, providers: snap.providers.size, routes: snap.routes.size, config: loaded.file ?? '(defaults)' }, 'llmux listening');
+  log.info({ url, providers: snaps.current.providers.size, routes: snaps.current.routes.size, config: snaps.current.file ?? '(defaults)', store: redactUrl(cfg.store), state: redactUrl(cfg.state) }, 'llmux listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -100,20 +148,26 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       // Stop accepting, let in-flight requests and streams finish within the grace period, then
       // abort what is left (streams get an error event) and close every socket.
       const listening = app.close();
-      await waitDrained(rt.inflight, snap.config.server.shutdownGraceMs);
+      await waitDrained(rt.inflight, snaps.current.config.server.shutdownGraceMs);
       for (const c of rt.inflight) c.abort(abortReasons.shutdown);
       await waitDrained(rt.inflight, 1000);
       app.server.closeAllConnections();
       await listening;
+      jobs.stop();
+      breakerSync.stop();
+      for (const u of unsubs) u();
       metrics.close();
-      unsubLog();
+      await writer.close().catch((e: unknown) => log.error({ err: e }, 'request log not fully written'));
+      await persister?.close().catch((e: unknown) => log.error({ err: e }, 'counters not fully saved'));
+      await state.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
       await clients.close();
       flushLogger(log);
     })();
     return closing;
   };
   if (opts.handleSignals) installSignals(close, log);
-  return { url, app, deps, log, snapshot: () => snap, close };
+  return { url, app, deps, log, store, state, snapshot: () => snaps.current, reload: (r) => snaps.reload(r), close };
 }
 
 /** Resolves when no request is in flight, or after `ms`. */

@@ -36,3 +36,47 @@ export function envKeyPresets(): Array<[name: string, preset: Preset]> {
 
 /** Dialect types that are not presets but are valid `type` values. */
 export const dialectTypes = ['openai', 'anthropic'] as const;
+
+/**
+ * The multi-free-API proxy V3's hard-coded provider table (seed-formats §1.3), for `llmux import
+ * env-v3`: which base URL and model each FREE<n> variable meant, and named key variables.
+ */
+export const envV3Table = {
+  "fixed": {
+    "free1": {
+      "baseUrl": "https://openrouter.ai",
+      "preset": "openrouter",
+      "model": "openrouter/free",
+      "useProxy": true
+    },
+    "free2": {
+      "baseUrl": "https://api.chatanywhere.tech",
+      "model": "gpt-3.5-turbo"
+    },
+    "free3": {
+      "baseUrl": "https://free.v36.cm",
+      "model": "gpt-3.5-turbo"
+    },
+    "free4": {
+      "baseUrl": "https://api.mistral.ai",
+      "preset": "mistral",
+      "model": "mistral-small-latest"
+    }
+  },
+  "namedKeys": {
+    "OPENROUTER_API_KEY": {
+      "id": "openrouter",
+      "preset": "openrouter",
+      "model": "openrouter/free"
+    }
+  }
+} as const;
+
+/** FailProxy `type` values that carry provider behaviour (seed-formats §4), for `llmux import failproxy`. */
+export const failproxyTypes: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "openrouter": {
+    "type": "openrouter",
+    "reasoning": "include",
+    "reasoningField": "reasoning_content"
+  }
+};

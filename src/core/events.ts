@@ -6,6 +6,8 @@ import diagnostics from 'node:diagnostics_channel';
 import type { FailureClass } from './failure.ts';
 
 export interface AttemptEndEvent {
+  /** The gateway instance (several can run in one process, e.g. in tests); subscribers filter on it. */
+  instance: string;
   requestId: string;
   endpointId: string;
   provider: string;
@@ -19,6 +21,7 @@ export interface AttemptEndEvent {
 }
 
 export interface RequestEndEvent {
+  instance: string;
   requestId: string;
   at: number;
   principal: string | null;

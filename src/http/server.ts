@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { Snapshot } from '../config/compile.ts';
+import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
 import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
@@ -14,7 +14,7 @@ import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, type StoredKeyLookup } from './auth.ts';
 import { errorHandler, sendError, toLlmuxError } from './errors.ts';
-import { endpointViews } from './upstream-view.ts';
+import { endpointViews, statusView } from './upstream-view.ts';
 
 export interface HttpRuntime {
   snapshot(): Snapshot;
@@ -25,6 +25,10 @@ export interface HttpRuntime {
   captureOn(): boolean;
   /** Admission to the gateway as a whole (maxConcurrency + queue); resolves a release function. */
   admit(signal: AbortSignal): Promise<() => void>;
+  /** The client key's own limits and budgets; throws a 429 LlmuxError when over. */
+  admitPrincipal(p: ClientPrincipal | null, now: number): Promise<{ settle(tokens: number): void }>;
+  /** A principal made a request (throttled `last used` bookkeeping). */
+  touched?(p: ClientPrincipal): void;
   readonly log: { error(o: object, m: string): void; warn(o: object, m: string): void };
   /** Set while shutting down: new requests get 503. */
   draining: boolean;
@@ -74,6 +78,11 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     const available = endpoints.filter((e) => e.state === 'closed' || e.state === 'half-open').length;
     return { status: available > 0 ? 'ok' : 'degraded', available, total: endpoints.length, endpoints };
   });
+  app.get('/v1/status', async (req) => {
+    const snap = rt.snapshot();
+    authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+    return statusView(snap, rt.deps);
+  });
   app.get('/metrics', async (_req, reply) => {
     if (!rt.metrics) throw new LlmuxError('LLMUX_ERR_NOT_FOUND', 'metrics are off');
     return reply.type(rt.metrics.contentType).send(await rt.metrics.text());
@@ -99,12 +108,20 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
   const { body, changed, repaired } = parseBody(kind, req.body, snap.config.repair);
   const model = body.model as string;
   checkModelAllowed(principal, model);
+  const permit = await rt.admitPrincipal(principal, Date.now());
+  if (principal) rt.touched?.(principal);
   const controller = new AbortController();
   const res = reply.raw;
   res.on('close', () => {
     if (!res.writableEnded) controller.abort(abortReasons.clientGone);
   });
-  const release = await rt.admit(controller.signal);
+  let release: () => void;
+  try {
+    release = await rt.admit(controller.signal);
+  } catch (e) {
+    permit.settle(0);
+    throw e;
+  }
   rt.inflight.add(controller);
   reply.hijack();
   const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
@@ -113,8 +130,9 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
     stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
     res, controller, signal: controller.signal, t0: performance.now(), at: Date.now(), attempts: [], capture: rt.captureOn(),
   };
+  let tokens = 0;
   try {
-    await execute(ctx, rt.deps);
+    tokens = (await execute(ctx, rt.deps)).tokens;
   } catch (e) {
     rt.log.error({ err: e }, 'request failed inside llmux');
     if (!res.headersSent && !res.destroyed) {
@@ -125,5 +143,6 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
   } finally {
     rt.inflight.delete(controller);
     release();
+    permit.settle(tokens);
   }
 }

@@ -57,3 +57,25 @@ export function endpointViews(snap: Snapshot, deps: RoutingDeps): EndpointView[]
   }
   return out;
 }
+
+const unlimitedLabel = (v: number | null | undefined): number | string => (v === null || v === undefined || v < 0 ? 'unlimited' : v);
+
+/** `GET /v1/status` in the shape api-together users know (seed-formats §2.5), per provider. */
+export function statusView(snap: Snapshot, deps: RoutingDeps): unknown {
+  const views = endpointViews(snap, deps);
+  const apis = [...snap.providers.values()].map((p) => {
+    const mine = views.filter((v) => v.provider === p.id);
+    const usage = mine.reduce((a, v) => ({ rpm: a.rpm + v.usage.rpm, rpd: a.rpd + v.usage.rpd }), { rpm: 0, rpd: 0 });
+    const open = mine.filter((v) => v.state === 'open').length;
+    return {
+      id: p.id, name: p.name, enabled: p.enabled,
+      available: p.enabled && mine.some((v) => v.state === 'closed' || v.state === 'half-open'),
+      temporarilyDisabled: mine.length > 0 && open === mine.length,
+      errorCount: mine.reduce((a, v) => a + v.consecutiveFailures, 0),
+      limits: { rpm: unlimitedLabel(p.limits.rpm), rpd: unlimitedLabel(p.limits.rpd), tpm: unlimitedLabel(p.limits.tpm), tpd: unlimitedLabel(p.limits.tpd), concurrency: unlimitedLabel(p.limits.concurrency) },
+      usage,
+      endpoints: mine.length,
+    };
+  });
+  return { service: 'llmux', timestamp: new Date(deps.clock.now()).toISOString(), apis };
+}

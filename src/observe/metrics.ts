@@ -15,7 +15,7 @@ export class Metrics {
   readonly registry = new client.Registry();
   #unsub: Array<() => void> = [];
 
-  constructor(src: ScrapeSources) {
+  constructor(src: ScrapeSources, instance: string) {
     const r = this.registry;
     const requests = new client.Counter({ name: 'llmux_requests_total', help: 'Client requests by route, provider and status', labelNames: ['route', 'provider', 'status', 'stream'], registers: [r] });
     const attempts = new client.Counter({ name: 'llmux_attempts_total', help: 'Upstream attempts by provider and failure class (ok = success)', labelNames: ['provider', 'class'], registers: [r] });
@@ -41,6 +41,7 @@ export class Metrics {
     });
     const onEnd = (m: unknown): void => {
       const e = m as RequestEndEvent;
+      if (e.instance !== instance) return;
       const route = e.route ?? 'none';
       requests.inc({ route, provider: e.provider ?? 'none', status: String(e.status), stream: e.stream ? 'true' : 'false' });
       latency.observe({ route }, e.latencyMs / 1000);
@@ -51,6 +52,7 @@ export class Metrics {
     };
     const onAttempt = (m: unknown): void => {
       const a = m as AttemptEndEvent;
+      if (a.instance !== instance) return;
       attempts.inc({ provider: a.provider, class: a.cls ?? 'ok' });
     };
     channels.requestEnd.subscribe(onEnd);

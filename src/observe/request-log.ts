@@ -5,9 +5,10 @@
 import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
 import type { Logger } from './logger.ts';
 
-export function subscribeRequestLog(log: Logger): () => void {
+export function subscribeRequestLog(log: Logger, instance: string): () => void {
   const onEnd = (m: unknown): void => {
     const e = m as RequestEndEvent;
+    if (e.instance !== instance) return;
     const line = {
       id: e.requestId, route: e.route, model: e.model, provider: e.provider, endpoint: e.endpointId, status: e.status,
       attempts: e.attempts, ms: Math.round(e.latencyMs), ttft: e.ttftMs === null ? undefined : Math.round(e.ttftMs),
@@ -19,6 +20,7 @@ export function subscribeRequestLog(log: Logger): () => void {
   };
   const onAttempt = (m: unknown): void => {
     const a = m as AttemptEndEvent;
+    if (a.instance !== instance) return;
     if (a.cls !== null && a.cls !== 'canceled') {
       log.debug({ id: a.requestId, endpoint: a.endpointId, n: a.n, status: a.status, class: a.cls, ms: Math.round(a.latencyMs) }, a.message ?? 'attempt failed');
     }

@@ -49,6 +49,8 @@ export interface RequestContext {
 }
 
 export interface RoutingDeps {
+  /** This gateway instance's id (events carry it). */
+  readonly instance: string;
   readonly tracker: HealthTracker;
   readonly clients: UpstreamClients;
   readonly rr: RoundRobin;

@@ -29,7 +29,13 @@ interface Outcome {
   response?: unknown;
 }
 
-export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<void> {
+/** What the request used, for the caller's own limits (client-key token budgets). */
+export interface ExecuteResult {
+  status: number;
+  tokens: number;
+}
+
+export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<ExecuteResult> {
   const server = ctx.snapshot.config.server;
   const deadline = setTimeout(() => ctx.controller.abort(abortReasons.deadline), server.deadlineMs);
   let out: Outcome;
@@ -42,7 +48,8 @@ export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<v
   } finally {
     clearTimeout(deadline);
   }
-  publishEnd(ctx, out);
+  publishEnd(ctx, out, deps.instance);
+  return { status: out.status, tokens: out.promptTokens + out.completionTokens };
 }
 
 async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void): Promise<Outcome> {
@@ -128,7 +135,7 @@ async function tryOnce(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, onC
     deps.tracker.failure(ep.health, r.cls, r.status, r.message, { retryAfterMs: r.retryAfterMs, dayResetAt });
   }
   const ev: AttemptEndEvent = {
-    requestId: ctx.id, endpointId: ep.id, provider: ep.provider.id, model: ep.model, n: ctx.attempts.length + 1,
+    instance: deps.instance, requestId: ctx.id, endpointId: ep.id, provider: ep.provider.id, model: ep.model, n: ctx.attempts.length + 1,
     status: r.status, cls: r.cls, latencyMs: latency, message: r.message,
   };
   ctx.attempts.push(ev);
@@ -136,10 +143,10 @@ async function tryOnce(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, onC
   return r;
 }
 
-function publishEnd(ctx: RequestContext, o: Outcome): void {
+function publishEnd(ctx: RequestContext, o: Outcome, instance: string): void {
   if (!channels.requestEnd.hasSubscribers) return;
   const ev: RequestEndEvent = {
-    requestId: ctx.id, at: ctx.at, principal: ctx.principal?.name ?? null, kind: ctx.kind, route: o.route, model: ctx.model,
+    instance, requestId: ctx.id, at: ctx.at, principal: ctx.principal?.name ?? null, kind: ctx.kind, route: o.route, model: ctx.model,
     upstreamModel: o.ep?.model ?? null, provider: o.ep?.provider.id ?? null, endpointId: o.ep?.id ?? null,
     status: o.status, cls: o.cls, attempts: ctx.attempts.length, latencyMs: performance.now() - ctx.t0, ttftMs: o.ttftMs,
     promptTokens: o.promptTokens, completionTokens: o.completionTokens, stream: ctx.stream, repaired: ctx.repaired, error: o.error,

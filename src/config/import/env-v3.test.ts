@@ -1,5 +1,5 @@
 /**
- * Provider and preset names come from the data (env-v3-table.json, presets.ts, the fixture), not
+ * Provider and preset names come from the data (the envV3Table in presets.ts, presets.ts, the fixture), not
  * from literals here: only presets.ts and dialects/ may name providers.
  */
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ import { configSchema, providerSchema } from '../schema.ts';
 import { presets } from '../presets.ts';
 import { importEnvV3 } from './env-v3.ts';
 import { inlineSecrets } from './writer.ts';
-import table from './env-v3-table.json' with { type: 'json' };
+import { envV3Table as table } from '../presets.ts';
 
 const dir = path.resolve(import.meta.dirname, '../../../test/fixtures/import/env-v3');
 const fixtureEnv = parseDotenv(readFileSync(path.join(dir, '.env'), 'utf8'));

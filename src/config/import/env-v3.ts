@@ -1,7 +1,7 @@
 /**
  * `llmux import env-v3`: the `.env` of the multi-free-API proxy V3 (seed-formats §1.1, §1.3).
  * `FREE<n>_API_KEY` (+ optional `FREE<n>_BASE_URL`) becomes provider `free<n>`; where the base URL
- * is absent, V3's hard-coded table (env-v3-table.json) supplies it. Known hosts become `type:
+ * is absent, V3's hard-coded table (the envV3Table in presets.ts) supplies it. Known hosts become `type:
  * <preset>`; host and provider names live only in that JSON and in presets.ts (project rule).
  */
 import path from 'node:path';
@@ -13,7 +13,7 @@ import {
   type ImportDraft, type ImportOptions, type ImportResult, type ProviderInput,
 } from './result.ts';
 import { importError, isDirectory, num, readEnvFile, str } from './read-source.ts';
-import table from './env-v3-table.json' with { type: 'json' };
+import { envV3Table as table } from '../presets.ts';
 
 interface TableEntry {
   baseUrl?: string;

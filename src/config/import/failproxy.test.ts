@@ -4,7 +4,7 @@ import path from 'node:path';
 import { configSchema, providerSchema } from '../schema.ts';
 import { importFailproxy } from './failproxy.ts';
 import { inlineSecrets } from './writer.ts';
-import typeTable from './failproxy-types.json' with { type: 'json' };
+import { failproxyTypes as typeTable } from '../presets.ts';
 
 const root = path.resolve(import.meta.dirname, '../../../test/fixtures/import/failproxy');
 const bounded = { timeout: 10_000 };

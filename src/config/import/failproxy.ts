@@ -11,7 +11,7 @@ import {
   type ImportDraft, type ImportOptions, type ImportResult, type ProviderInput,
 } from './result.ts';
 import { importError, isDirectory, isFile, isRecord, num, readJsonFile, str } from './read-source.ts';
-import typeTable from './failproxy-types.json' with { type: 'json' };
+import { failproxyTypes as typeTable } from '../presets.ts';
 
 /** The groups FailProxy actually loaded (hard-coded in its model_config.py). */
 const builtInGroups = new Set(['think', 'nothink', 'think-stream', 'think-nostream', 'nothink-stream', 'nothink-nostream', 'search']);

@@ -1,0 +1,63 @@
+/**
+ * Background jobs: follow the store's config version (admin-made providers, routes and keys made on
+ * any instance reach this one within a second), and prune the request log to its retention.
+ */
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { Store } from '../store/types.ts';
+import type { Snapshots } from './snapshots.ts';
+import type { StoredKeys } from './stored-keys.ts';
+
+export interface JobDeps {
+  store: Store;
+  snaps: Snapshots;
+  keys: StoredKeys;
+  log: Logger;
+  clock: Clock;
+  /** Defaults: version poll 1 s, prune every 10 min. */
+  pollMs?: number;
+  pruneMs?: number;
+}
+
+export function startJobs(d: JobDeps): { stop(): void } {
+  let version = -1;
+  let busy = false;
+  const poll = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const v = await d.store.configVersion();
+      if (version !== -1 && v !== version) {
+        await d.keys.refresh();
+        const r = await d.snaps.reload('store changed');
+        if (!r.ok) d.log.error({ error: r.error }, 'config from the store rejected; the previous config keeps serving');
+      }
+      version = v;
+    } catch (e) {
+      d.log.warn({ err: e }, 'could not read the store config version');
+    } finally {
+      busy = false;
+    }
+  };
+  const prune = async (): Promise<void> => {
+    const r = d.snaps.current.config.retention;
+    try {
+      const n = await d.store.pruneLogs({ days: r.days, maxRows: r.maxRows, now: d.clock.now() });
+      if (n > 0) d.log.info({ rows: n }, 'request log pruned');
+    } catch (e) {
+      d.log.warn({ err: e }, 'could not prune the request log');
+    }
+  };
+  void poll();
+  void prune();
+  const t1 = setInterval(() => void poll(), d.pollMs ?? 1000);
+  const t2 = setInterval(() => void prune(), d.pruneMs ?? 600_000);
+  t1.unref();
+  t2.unref();
+  return {
+    stop() {
+      clearInterval(t1);
+      clearInterval(t2);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Limits of client keys (SPEC §6): the endpoint limits (rpm, rpd, tpm, tpd, concurrency) applied to a
+ * principal, plus token budgets per day and per month. Denials are 429 in the OpenAI shape with an
+ * honest Retry-After.
+ */
+import type { ClientPrincipal } from '../config/compile.ts';
+import { dayKey, nextDayStart } from '../core/clock.ts';
+import { LlmuxError } from '../core/errors.ts';
+import type { State } from '../state/types.ts';
+import { admit, hasLimits } from './state-limiter.ts';
+
+export interface PrincipalPermit {
+  settle(tokens: number): void;
+}
+
+const noop: PrincipalPermit = { settle: () => {} };
+
+function monthStart(now: number, tz: string): number {
+  // The first day of next month, found by walking day starts (at most 31 steps, once per denial).
+  let t = nextDayStart(now, tz);
+  while (dayKey(t, tz).slice(6) !== '01') t = nextDayStart(t, tz);
+  return t;
+}
+
+export class PrincipalLimiter {
+  readonly #state: State;
+  readonly #tz: () => string;
+
+  constructor(state: State, timezone: () => string) {
+    this.#state = state;
+    this.#tz = timezone;
+  }
+
+  async admit(p: ClientPrincipal | null, now: number): Promise<PrincipalPermit> {
+    if (p === null || (!p.limits && !p.budgetTokens)) return noop;
+    const tz = this.#tz();
+    const day = dayKey(now, tz);
+    const month = day.slice(0, 6);
+    const b = p.budgetTokens;
+    if (b?.day !== undefined && (await this.#state.day.get(`budget:${p.id}`, day)) >= b.day) {
+      throw new LlmuxError('LLMUX_ERR_BUDGET_EXCEEDED', `This API key has used its daily token budget (${b.day}); it renews at midnight (${tz}).`, { retryAfterS: (nextDayStart(now, tz) - now) / 1000 });
+    }
+    if (b?.month !== undefined && (await this.#state.day.get(`budget:${p.id}`, month)) >= b.month) {
+      throw new LlmuxError('LLMUX_ERR_BUDGET_EXCEEDED', `This API key has used its monthly token budget (${b.month}); it renews on the 1st (${tz}).`, { retryAfterS: (monthStart(now, tz) - now) / 1000 });
+    }
+    let inner: PrincipalPermit = noop;
+    if (p.limits && hasLimits(p.limits)) {
+      const r = await admit(this.#state, `key:${p.id}`, p.limits, now, tz);
+      if (!r.ok) {
+        throw new LlmuxError('LLMUX_ERR_RATE_LIMITED', `This API key is over its ${r.reason} limit; retry after the Retry-After time.`, { retryAfterS: Math.max(1, (r.retryAt - now) / 1000) });
+      }
+      inner = r;
+    }
+    const state = this.#state;
+    return {
+      settle(tokens: number): void {
+        inner.settle(tokens);
+        if (tokens > 0 && b) {
+          if (b.day !== undefined) void state.day.add(`budget:${p.id}`, day, tokens).catch(() => undefined);
+          if (b.month !== undefined) void state.day.add(`budget:${p.id}`, month, tokens).catch(() => undefined);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Per-endpoint limits over the shared state (memory, or Redis across instances): rpm and tpm over a
+ * sliding 60 s, rpd and tpd per calendar day in `server.timezone`, concurrency as leased in-flight
+ * slots. Endpoints without limits never touch the state (no Redis round trip on the hot path); every
+ * admitted request is also counted locally for display.
+ */
+import type { Clock } from '../core/clock.ts';
+import { dayKey, nextDayStart } from '../core/clock.ts';
+import type { State } from '../state/types.ts';
+import { MemoryLimiter } from './memory-limiter.ts';
+import type { EndpointLimiter, LimitDenied, LimitedEndpoint, LimitPermit } from './types.ts';
+
+type Limits = LimitedEndpoint['provider']['limits'];
+
+const minute = 60_000;
+/** A crashed instance's in-flight slots come back after this long. */
+const leaseTtlMs = 10 * 60_000;
+
+const limited = (v: number | null | undefined): v is number => typeof v === 'number' && v > 0;
+
+export function hasLimits(l: Limits): boolean {
+  return limited(l.rpm) || limited(l.rpd) || limited(l.tpm) || limited(l.tpd) || limited(l.concurrency);
+}
+
+/**
+ * Admit one request under `limits` at `key` (an endpoint or a client key). Resolves a permit whose
+ * `settle(tokens)` records tokens and frees the slot, or when it can be tried again.
+ */
+export async function admit(state: State, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Promise<LimitPermit | LimitDenied> {
+  const day = dayKey(now, timezone);
+  if (limited(l.tpd) && (await state.day.get(`tpd:${key}`, day)) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
+  if (limited(l.tpm) && (await state.rate.peek(`tpm:${key}`, minute, now)) >= l.tpm) return { ok: false, retryAt: now + 5_000, reason: 'tpm' };
+  const undo: Array<() => Promise<unknown>> = [];
+  const rollback = async (): Promise<void> => {
+    for (const u of undo) await u();
+  };
+  if (limited(l.rpd)) {
+    const r = await state.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 });
+    if (!r.ok) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'rpd' };
+    undo.push(() => state.day.add(`rpd:${key}`, day, -1));
+  }
+  if (limited(l.rpm)) {
+    const r = await state.rate.acquire(`rpm:${key}`, { limit: l.rpm, windowMs: minute, cost: 1, now });
+    if (!r.ok) {
+      await rollback();
+      return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'rpm' };
+    }
+  }
+  let lease: string | null = null;
+  if (limited(l.concurrency)) {
+    const r = await state.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs);
+    if (!r.ok) {
+      await rollback();
+      return { ok: false, retryAt: now + 1_000, reason: 'concurrency' };
+    }
+    lease = r.lease;
+  }
+  let settled = false;
+  return {
+    ok: true,
+    settle(tokens: number): void {
+      if (settled) return;
+      settled = true;
+      onSettled?.();
+      const jobs: Array<Promise<unknown>> = [];
+      if (lease !== null) jobs.push(state.inflight.release(`conc:${key}`, lease));
+      if (tokens > 0 && limited(l.tpm)) jobs.push(state.rate.add(`tpm:${key}`, tokens, minute));
+      if (tokens > 0 && limited(l.tpd)) jobs.push(state.day.add(`tpd:${key}`, dayKey(Date.now(), timezone), tokens));
+      // Settling is bookkeeping after the answer: failures are the state adapter's to report.
+      void Promise.allSettled(jobs);
+    },
+  };
+}
+
+export class StateLimiter implements EndpointLimiter {
+  readonly #state: State;
+  readonly #local: MemoryLimiter;
+  readonly #tz: () => string;
+
+  constructor(state: State, clock: Clock, timezone: () => string) {
+    this.#state = state;
+    this.#tz = timezone;
+    this.#local = new MemoryLimiter(clock, timezone());
+  }
+
+  acquire(ep: LimitedEndpoint, now: number): LimitPermit | LimitDenied | Promise<LimitPermit | LimitDenied> {
+    this.#local.timezone = this.#tz();
+    const l = ep.provider.limits;
+    if (!hasLimits(l)) return this.#local.acquire(ep, now);
+    return this.#limited(ep, l, now);
+  }
+
+  async #limited(ep: LimitedEndpoint, l: Limits, now: number): Promise<LimitPermit | LimitDenied> {
+    const r = await admit(this.#state, ep.id, l, now, this.#tz());
+    if (!r.ok) return r;
+    // Count locally too, for display (unlimited view of the same endpoint).
+    const local = this.#local.acquire({ id: ep.id, provider: { limits: {} } }, now);
+    return {
+      ok: true,
+      settle(tokens: number): void {
+        r.settle(tokens);
+        if (local.ok) local.settle(tokens);
+      },
+    };
+  }
+
+  usage(ep: LimitedEndpoint, now: number): { rpm: number; rpd: number; tpm: number; tpd: number; inflight: number } {
+    return this.#local.usage(ep, now);
+  }
+}

@@ -5,6 +5,7 @@
  */
 import { jsonrepair } from 'jsonrepair';
 import { LlmuxError } from '../../core/errors.ts';
+import { describeJsonError } from './json-where.ts';
 
 export const maxDepth = 64;
 
@@ -14,10 +15,15 @@ export interface ParsedBody {
   repaired: boolean;
 }
 
-function syntaxWhere(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  const m = /position (\d+)/.exec(msg);
+function syntaxWhere(e: unknown, text: string): string {
+  const where = describeJsonError(text);
+  if (where) return where;
+  const m = /position (\d+)/.exec(e instanceof Error ? e.message : String(e));
   return m ? ` at position ${m[1]}` : '';
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Parse a request body. Throws LLMUX_ERR_INVALID_JSON with where the parse failed. */
@@ -28,19 +34,21 @@ export function parseJsonBody(text: string, repair: boolean): ParsedBody {
   try {
     value = JSON.parse(text);
   } catch (first) {
-    if (!repair) throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first)}.`);
+    if (!repair) throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first, text)}.`);
     try {
       value = JSON.parse(jsonrepair(text));
       repaired = true;
     } catch {
-      throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first)} and could not be repaired.`);
+      value = undefined;
     }
+    // Plain text "repairs" into a JSON string: that is no repair of a request body.
+    if (!isObject(value)) throw new LlmuxError('LLMUX_ERR_INVALID_JSON', `The request body is not valid JSON${syntaxWhere(first, text)} and could not be repaired.`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isObject(value)) {
     throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', 'The request body must be a JSON object.');
   }
   checkShape(value);
-  return { body: value as Record<string, unknown>, repaired };
+  return { body: value, repaired };
 }
 
 /**

@@ -32,6 +32,7 @@ import { BreakerSync } from './boot/breaker-sync.ts';
 import { Snapshots } from './boot/snapshots.ts';
 import { StoredKeys } from './boot/stored-keys.ts';
 import { startJobs } from './boot/jobs.ts';
+import { checkAll, discoverModels, startHealthChecks } from './boot/health-checks.ts';
 
 export interface GatewayOptions {
   configPath?: string;
@@ -135,6 +136,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   };
   const app = buildApp(rt, { bodyLimit: snaps.current.bodyLimitBytes });
   const jobs = startJobs({ store, snaps, keys, log, clock });
+  const hcDeps = { snaps, tracker, clients, log };
+  if (cfg.healthCheck.onStartup) {
+    const r = await checkAll(hcDeps, snaps.current);
+    log.info(r, 'start-up health check done');
+  } else if ([...snaps.current.providers.values()].some((p) => p.discover)) {
+    await discoverModels(hcDeps, snaps.current);
+  }
+  const checks = startHealthChecks(hcDeps);
   await app.listen({ host, port });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -154,6 +163,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       app.server.closeAllConnections();
       await listening;
       jobs.stop();
+      checks.stop();
       breakerSync.stop();
       for (const u of unsubs) u();
       metrics.close();

@@ -28,6 +28,8 @@ export class Snapshots {
   #notes: string[];
   #listeners: Array<(s: Snapshot) => void> = [];
   #reloading: Promise<ReloadResult> | null = null;
+  /** Model lists found by discovery (`models: auto | free`), by provider id. */
+  #discovered = new Map<string, readonly string[]>();
 
   private constructor(first: Snapshot, opts: SnapshotSourceOptions, notes: string[]) {
     this.#current = first;
@@ -78,7 +80,7 @@ export class Snapshots {
         config = merged.config;
         this.#clashes = merged.clashes;
       }
-      const next = compile(config, loaded.file, this.#current.version + 1, this.#opts.now());
+      const next = compile(config, loaded.file, this.#current.version + 1, this.#opts.now(), this.#discovered);
       this.#current = next;
       this.#lastError = null;
       this.#lastErrorAt = null;
@@ -92,6 +94,14 @@ export class Snapshots {
       if (channels.configReload.hasSubscribers) channels.configReload.publish({ ok: false, version: this.#current.version, reason, error: msg });
       return { ok: false, version: this.#current.version, error: msg };
     }
+  }
+
+  /** Record discovered models; returns true when they changed (then reload to apply them). */
+  setDiscovered(providerId: string, models: readonly string[]): boolean {
+    const old = this.#discovered.get(providerId);
+    if (old && old.length === models.length && old.every((m, i) => m === models[i])) return false;
+    this.#discovered.set(providerId, models);
+    return true;
   }
 
   status(): ConfigStatus {

@@ -114,7 +114,7 @@ export function parseSize(v: number | string): number {
   return Math.floor(Number(m[1]) * (units[(m[2] ?? 'b').toLowerCase()] ?? 1));
 }
 
-function compileProvider(p: ProviderConfig, cfg: Config, index: number, problems: string[]): CompiledProvider | null {
+function compileProvider(p: ProviderConfig, cfg: Config, index: number, problems: string[], discovered?: ReadonlyMap<string, readonly string[]>): CompiledProvider | null {
   const preset = presets[p.type];
   if (!preset && p.type !== 'openai') {
     problems.push(`providers[${index}].type: unknown type "${p.type}" (use openai or a preset: ${Object.keys(presets).join(', ')})`);
@@ -128,7 +128,7 @@ function compileProvider(p: ProviderConfig, cfg: Config, index: number, problems
   const url = normaliseBaseUrl(rawBase);
   const keys = (typeof p.keys === 'string' ? [p.keys] : (p.keys ?? [])).filter((k) => k.length > 0);
   // No list: the caller's model passes through (targets without a model then use it).
-  const models = Array.isArray(p.models) ? p.models : [];
+  const models = Array.isArray(p.models) ? p.models : (discovered?.get(p.id) ?? []);
   const proxyRaw = p.proxy === undefined || p.proxy === null ? cfg.proxy ?? null : p.proxy;
   return {
     id: p.id,
@@ -175,11 +175,15 @@ function compilePrincipal(k: ClientKeyConfig, i: number): ClientPrincipal {
   };
 }
 
-export function compile(config: Config, file: string | null, version: number, now = Date.now()): Snapshot {
+/**
+ * Compile a validated config. `discovered` holds model lists found at run time for providers with
+ * `models: auto | free`. Throws ConfigError listing every problem.
+ */
+export function compile(config: Config, file: string | null, version: number, now = Date.now(), discovered?: ReadonlyMap<string, readonly string[]>): Snapshot {
   const problems: string[] = [];
   const providers = new Map<string, CompiledProvider>();
   config.providers.forEach((p, i) => {
-    const c = compileProvider(p, config, i, problems);
+    const c = compileProvider(p, config, i, problems, discovered);
     if (c) providers.set(c.id, c);
   });
   const routes = new Map<string, CompiledRoute>();

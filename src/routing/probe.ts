@@ -19,6 +19,8 @@ export interface ProbeResult {
   error: string | null;
   /** Model ids from GET /models, when that was the probe. */
   models?: string[];
+  /** The raw entries of GET /models (for pricing-based discovery). */
+  entries?: unknown[];
 }
 
 export interface ProbeTarget {
@@ -55,7 +57,7 @@ export async function probe(clients: UpstreamClients, t: ProbeTarget, mode: 'mod
     if (parsed === null) return { ok: false, status: res.statusCode, latencyMs, cls: 'transient', error: 'answer is not JSON' };
     const data = (parsed as { data?: unknown }).data;
     const models = Array.isArray(data) ? data.map((m) => (m as { id?: unknown }).id).filter((id): id is string => typeof id === 'string') : undefined;
-    return { ok: true, status: res.statusCode, latencyMs, cls: null, error: null, models };
+    return { ok: true, status: res.statusCode, latencyMs, cls: null, error: null, models, entries: Array.isArray(data) ? data : undefined };
   } catch (e) {
     const latencyMs = performance.now() - t0;
     const kind = signal.aborted ? 'timeout' : networkErrorKind(e);

@@ -39,3 +39,19 @@ export function renameReasoning(obj: Record<string, unknown>, field: string): bo
   }
   return changed;
 }
+
+/**
+ * Is a `GET /models` entry free to call? OpenRouter lists `pricing: {prompt: "0", completion: "0"}`
+ * and marks free variants with a `:free` suffix (`models: free` discovery, SPEC §10).
+ */
+export function isFreeModel(entry: unknown): boolean {
+  if (typeof entry !== 'object' || entry === null) return false;
+  const e = entry as { id?: unknown; pricing?: { prompt?: unknown; completion?: unknown; request?: unknown } };
+  if (typeof e.id !== 'string') return false;
+  const p = e.pricing;
+  if (p) {
+    const zero = (v: unknown): boolean => v === undefined || v === null || Number(v) === 0;
+    return zero(p.prompt) && zero(p.completion) && zero(p.request);
+  }
+  return e.id.endsWith(':free');
+}

@@ -15,7 +15,7 @@ const layerOf: Record<string, number> = {
 };
 
 /** Same-layer imports that are allowed (rule 1). */
-const sideways = new Set(['health->state', 'limits->state']);
+const sideways = new Set(['health->state', 'limits->state', 'admin->http']);
 
 /** Library → folders allowed to import it (rule 3). */
 const homes: Record<string, string[]> = {

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { parse as parseDotenv } from 'dotenv';
 import { configSchema, formatIssues, type Config } from './schema.ts';
 import { envKeyPresets } from './presets.ts';
+import { applySources } from './sources.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -171,5 +172,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Loaded> {
     }
   }
   applyEnvOverrides(raw, env, file !== null);
-  return { config: validateConfig(raw, file), file, env, notes };
+  const withSources = await applySources(raw, cwd, env);
+  notes.push(...withSources.notes);
+  return { config: validateConfig(withSources.raw, file), file, env, notes };
 }

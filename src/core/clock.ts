@@ -45,8 +45,22 @@ export function tzOffsetMs(t: number, tz: string): number {
   return asUtc - Math.floor(t / 1000) * 1000;
 }
 
-/** The calendar day `t` falls in, in `tz`, as `YYYYMMDD`. */
+/** Per zone: the last computed day and the instants it spans, so the hot path skips Intl. */
+const dayCache = new Map<string, { key: string; from: number; to: number }>();
+
+/** The calendar day `t` falls in, in `tz`, as `YYYYMMDD`. Cached per zone: O(1) within a day. */
 export function dayKey(t: number, tz: string): string {
+  const c = dayCache.get(tz);
+  if (c && t >= c.from && t < c.to) return c.key;
+  const key = computeDayKey(t, tz);
+  const to = nextDayStart(t, tz);
+  // The day began at most 24 h (25 on a DST change) before its end; find its start by stepping back.
+  const from = nextDayStart(to - 26 * 3_600_000, tz) <= t ? nextDayStart(to - 26 * 3_600_000, tz) : t;
+  dayCache.set(tz, { key, from, to });
+  return key;
+}
+
+function computeDayKey(t: number, tz: string): string {
   const local = new Date(t + tzOffsetMs(t, tz));
   const y = local.getUTCFullYear();
   const m = String(local.getUTCMonth() + 1).padStart(2, '0');

@@ -3,6 +3,8 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { LlmuxError, isLlmuxError, type ErrorCode } from '../core/errors.ts';
 
 function fromFastify(e: FastifyError): LlmuxError {
@@ -46,4 +48,21 @@ export function errorHandler(log: { error(o: object, m: string): void }) {
     if (err.status >= 500) log.error({ err: err.cause ?? err }, 'request failed inside llmux');
     sendError(reply, err);
   };
+}
+
+/**
+ * Errors node's HTTP parser raises before there is a request (bad header bytes, a header block over
+ * the limit, a request timeout): answered on the raw socket, still in the OpenAI shape, then closed.
+ */
+export function clientErrorHandler(e: Error & { code?: string }, socket: Socket): void {
+  if (e.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'The request was not received in time.']
+    : e.code === 'HPE_HEADER_OVERFLOW' ? [431, 'The request headers are larger than the gateway accepts.']
+    : [400, 'The request could not be parsed: a header or the request line has bytes that HTTP does not allow.'];
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: status === 400 ? 'invalid_header' : status === 431 ? 'headers_too_large' : 'request_timeout' } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -13,7 +13,7 @@ import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps }
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, type StoredKeyLookup } from './auth.ts';
-import { errorHandler, sendError, toLlmuxError } from './errors.ts';
+import { clientErrorHandler, errorHandler, sendError, toLlmuxError } from './errors.ts';
 import { endpointViews, statusView } from './upstream-view.ts';
 
 export interface HttpRuntime {
@@ -51,6 +51,10 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // Errors Fastify and node raise outside a route (bad URL escapes, unparseable headers) use the
+    // same OpenAI error shape as everything else.
+    frameworkErrors: (e, _req, reply) => sendError(reply, toLlmuxError(e)),
+    clientErrorHandler,
   });
   app.removeAllContentTypeParsers();
   // Every body is read raw; the dialect parses it (with repair) so errors carry `param` and position.

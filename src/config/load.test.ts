@@ -171,3 +171,12 @@ test('PORT and MAX_CONCURRENT_REQUESTS override the defaults', bounded, async ()
     assert.equal(l.config.server.maxConcurrency, 7);
   });
 });
+
+test('a client key expiresAt that is not a date is a problem at its path', bounded, async () => {
+  const cfg = { server: { keys: [{ key: 'k1', expiresAt: 'next tuesday' }, { key: 'k2', expiresAt: '2026-12-31' }] } };
+  await withDir({ 'llmux.json': JSON.stringify(cfg) }, async (dir) => {
+    const problems = await problemsOf(loadConfig({ cwd: dir, env: {} }));
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^server\.keys\[0\]\.expiresAt: /);
+  });
+});

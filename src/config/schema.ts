@@ -46,7 +46,8 @@ const clientKeyObject = z
     budgetTokens: z
       .union([z.number().int().positive(), z.object({ day: z.number().int().positive().optional(), month: z.number().int().positive().optional() }).strict()])
       .optional(),
-    expiresAt: z.union([z.string(), z.date()]).optional(),
+    // A typo here must not make a key that never expires (new Date('tomorrow') is NaN, and NaN <= now is false).
+    expiresAt: z.union([z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'expected a date such as 2026-12-31 or 2026-12-31T23:59:59Z'), z.date()]).optional(),
   })
   .strict();
 

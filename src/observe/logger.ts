@@ -1,18 +1,31 @@
 /**
  * The gateway's logger: pino, pretty and coloured on a terminal, JSON lines otherwise, written in
- * batches (async destination) so the request path never waits on stdout. Header names that carry
- * secrets are redacted wherever they appear.
+ * batches (async destinations, flushed at least every second) so the request path never waits on
+ * stdout or the disk. Header names that carry secrets are redacted wherever they appear.
+ *
+ * With `file`, lines also go to a file; `%DATE%` in its name makes it daily (SPEC §8): the file is
+ * switched when the first line of a new day (in `timezone`) is written, so no timer has to run at
+ * midnight and a quiet day leaves no empty file. Old files are never deleted here.
  */
-import pino, { type Logger } from 'pino';
+import path from 'node:path';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { dayKey, nextDayStart } from '../core/clock.ts';
 
 export type { Logger };
 
 export interface LoggerOptions {
   level: string;
-  /** Pretty output (a TTY); default: process.stdout.isTTY. */
+  /** Pretty output (a TTY); default: process.stdout.isTTY. Files are always JSON lines. */
   pretty?: boolean;
   /** Optional file; `%DATE%` becomes YYYY-MM-DD (a new file each day). */
   file?: string | null;
+  /** Where a day begins for `%DATE%` (`server.timezone`); default UTC. */
+  timezone?: string;
+  /** Also log to stdout when a file is set; default true. */
+  console?: boolean;
+  /** The day switch's clock; tests move it. Line timestamps stay real time. */
+  now?: () => number;
 }
 
 export const redactPaths = [
@@ -20,25 +33,36 @@ export const redactPaths = [
   'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]',
 ];
 
+/** Batch up to 4 KB, but never hold a line longer than a second. */
+const batching = { sync: false, minLength: 4096, periodicFlush: 1000 } as const;
+
+type Boom = ReturnType<typeof pino.destination>;
+
+/** What `closeLogger` must finish, per logger. */
+const closers = new WeakMap<Logger, () => Promise<void>>();
+
 export function createLogger(opts: LoggerOptions): Logger {
   const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
   const base = { level: opts.level, redact: { paths: redactPaths, censor: '[redacted]' }, base: undefined };
-  if (pretty && !opts.file) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
-  }
-  const dest = opts.file
-    ? pino.destination({ dest: opts.file.replace('%DATE%', new Date().toISOString().slice(0, 10)), sync: false, mkdir: true, minLength: 4096 })
-    : pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  // Batched, but never more than a second behind.
-  setInterval(() => {
-    try {
-      dest.flush();
-    } catch {
-      /* not ready yet; the next tick flushes */
+  if (!opts.file) {
+    if (pretty) {
+      // A worker thread formats, so colouring costs the event loop nothing.
+      return pino({ ...base, transport: { target: 'pino-pretty', options: prettyOptions } });
     }
-  }, 1000).unref();
-  return pino(base, dest);
+    return pino(base, pino.destination({ dest: 1, ...batching }));
+  }
+  const file = new DailyFile(opts.file, opts.timezone ?? 'UTC', opts.now ?? Date.now);
+  const targets: DestinationStream[] = [file];
+  // With a file as well, pretty output is formatted in-process: one transport worker per logger
+  // could not share the file switching done here.
+  if (opts.console ?? true) targets.push(pretty ? pinoPretty({ ...prettyOptions, destination: 1 }) : pino.destination({ dest: 1, ...batching }));
+  const tee = new Tee(targets);
+  const log = pino(base, tee);
+  closers.set(log, () => tee.end());
+  return log;
 }
+
+const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' };
 
 /** Flush buffered log lines (before exit). */
 export function flushLogger(log: Logger): void {
@@ -47,4 +71,129 @@ export function flushLogger(log: Logger): void {
   } catch {
     /* a transport logger flushes itself */
   }
+}
+
+/**
+ * Flush, and close the logger's files (shutdown, tests). Never breaks the logger: a line logged
+ * afterwards reopens the day's file (and is written if the process lives long enough to flush it).
+ * Stdout is only flushed; a pretty terminal logger's worker ends with the process.
+ */
+export async function closeLogger(log: Logger): Promise<void> {
+  const close = closers.get(log);
+  if (close) return close();
+  await new Promise<void>((resolve) => {
+    try {
+      log.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+/** Writes every line to each target; `flush` reaches them all (pino.multistream has no async flush). */
+class Tee implements DestinationStream {
+  readonly #targets: DestinationStream[];
+  constructor(targets: DestinationStream[]) {
+    this.#targets = targets;
+  }
+  write(line: string): void {
+    for (const t of this.#targets) t.write(line);
+  }
+  flush(cb?: (err?: Error) => void): void {
+    let left = this.#targets.length;
+    const done = (): void => {
+      if (--left === 0) cb?.();
+    };
+    for (const t of this.#targets) flushOne(t, done);
+  }
+  /** Close the files, flush the rest: stdout stays usable for anyone still logging. */
+  async end(): Promise<void> {
+    await Promise.all(this.#targets.map((t) => (t instanceof DailyFile ? t.end() : new Promise<void>((r) => flushOne(t, r)))));
+  }
+}
+
+/**
+ * A file per day: `%DATE%` in `pattern` is the day in `tz`. Each day has its own batching
+ * destination; the previous one is ended (its buffer written out) when the next day's first line
+ * arrives, so a line always lands in the file of the day it was logged.
+ */
+export class DailyFile implements DestinationStream {
+  readonly #pattern: string;
+  readonly #tz: string;
+  readonly #now: () => number;
+  #cur: Boom | null = null;
+  /** When the current file stops being today's. */
+  #until = 0;
+  readonly #ending = new Set<Promise<void>>();
+
+  constructor(pattern: string, tz: string, now: () => number) {
+    this.#pattern = pattern;
+    this.#tz = tz;
+    this.#now = now;
+  }
+
+  /** The file a line logged at `t` goes to. */
+  static pathFor(pattern: string, t: number, tz: string): string {
+    const d = dayKey(t, tz);
+    return path.resolve(pattern.replaceAll('%DATE%', `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}`));
+  }
+
+  write(line: string): void {
+    const t = this.#now();
+    if (!this.#cur || t >= this.#until) this.#open(t);
+    this.#cur!.write(line);
+  }
+
+  #open(t: number): void {
+    if (this.#cur) {
+      const p = endBoom(this.#cur);
+      this.#ending.add(p);
+      void p.then(() => this.#ending.delete(p));
+    }
+    const file = DailyFile.pathFor(this.#pattern, t, this.#tz);
+    const boom = pino.destination({ dest: file, mkdir: true, ...batching });
+    // A log file that cannot be written must not take the gateway down; say so once on stderr.
+    boom.once('error', (e: Error) => process.stderr.write(`llmux: cannot write the log file ${file}: ${e.message}\n`));
+    this.#cur = boom;
+    this.#until = this.#pattern.includes('%DATE%') ? nextDayStart(t, this.#tz) : Infinity;
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    if (this.#cur) flushOne(this.#cur, () => cb?.());
+    else cb?.();
+  }
+
+  /** Write out and close the current and any previous day's file. */
+  async end(): Promise<void> {
+    const cur = this.#cur;
+    this.#cur = null;
+    this.#until = 0;
+    await Promise.all([cur ? endBoom(cur) : undefined, ...this.#ending]);
+  }
+}
+
+function flushOne(s: DestinationStream, cb: () => void): void {
+  const f = (s as { flush?: (cb: (err?: Error) => void) => void }).flush;
+  if (typeof f !== 'function') return cb();
+  try {
+    f.call(s, () => cb());
+  } catch {
+    // Not open yet or already closed: nothing buffered that a flush could help.
+    cb();
+  }
+}
+
+/** Resolves once the destination has written its buffer and closed (or failed to). */
+function endBoom(b: Boom): Promise<void> {
+  // `destroyed` is set once closed; SonicBoom's typings leave it out.
+  if ((b as unknown as { destroyed?: boolean }).destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    b.once('close', () => resolve());
+    b.once('error', () => resolve());
+    try {
+      b.end();
+    } catch {
+      resolve();
+    }
+  });
 }

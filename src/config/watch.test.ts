@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, realpath, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { debugModeFromFile, watchFiles, type Watching } from './watch.ts';
+
+/** Collects onChange calls; `next()` resolves with the next one, or rejects after `ms`. */
+function recorder() {
+  const calls: string[][] = [];
+  let waiter: ((p: string[]) => void) | null = null;
+  return {
+    calls,
+    onChange(paths: string[]): void {
+      calls.push(paths);
+      waiter?.(paths);
+      waiter = null;
+    },
+    next(ms = 2000): Promise<string[]> {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no change reported within ${ms} ms`)), ms);
+        waiter = (p) => {
+          clearTimeout(t);
+          resolve(p);
+        };
+      });
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('watchFiles', () => {
+  let dir: string;
+  let w: Watching | null;
+
+  beforeEach(async () => {
+    // realpath: on macOS the temp folder is a symlink, and reported paths are resolved ones.
+    dir = await realpath(await mkdtemp(path.join(tmpdir(), 'llmux-watch-')));
+    w = null;
+  });
+  afterEach(async () => {
+    await w?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports a change to a watched file within 2 s', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    await writeFile(cfg, 'server: {}\n');
+    const r = recorder();
+    w = watchFiles({ files: [cfg], debounceMs: 100, onChange: r.onChange });
+    await w.ready;
+    const started = Date.now();
+    const next = r.next();
+    await writeFile(cfg, 'server: { port: 9000 }\n');
+    assert.deepEqual(await next, [cfg]);
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  it('reports DEBUG_MODE.txt appearing and disappearing, and ignores other files beside it', async () => {
+    const flag = path.join(dir, 'DEBUG_MODE.txt');
+    const r = recorder();
+    w = watchFiles({ files: [flag, path.join(dir, '.env')], debounceMs: 100, onChange: r.onChange });
+    await w.ready;
+    let next = r.next();
+    await writeFile(path.join(dir, 'unrelated.txt'), 'x');
+    await writeFile(flag, '');
+    assert.deepEqual(await next, [flag]);
+    assert.equal(await debugModeFromFile(dir), true);
+    next = r.next();
+    await unlink(flag);
+    assert.deepEqual(await next, [flag]);
+    assert.equal(await debugModeFromFile(dir), false);
+    assert.equal(r.calls.length, 2);
+  });
+
+  it('coalesces a burst of writes into one call', async () => {
+    const env = path.join(dir, '.env');
+    await writeFile(env, 'A=0\n');
+    const r = recorder();
+    w = watchFiles({ files: [env], debounceMs: 200, onChange: r.onChange });
+    await w.ready;
+    const next = r.next();
+    for (let i = 1; i <= 5; i++) {
+      await writeFile(env, `A=${i}\n`);
+      await sleep(20);
+    }
+    assert.deepEqual(await next, [env]);
+    await sleep(400);
+    assert.equal(r.calls.length, 1);
+  });
+
+  it('lists every path of a burst, including files inside watched folders', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    const src = path.join(dir, 'free_api_test');
+    await mkdir(path.join(src, 'free1'), { recursive: true });
+    const r = recorder();
+    w = watchFiles({ files: [cfg], dirs: [src], debounceMs: 150, onChange: r.onChange });
+    await w.ready;
+    const next = r.next();
+    await writeFile(cfg, 'a: 1\n');
+    await writeFile(path.join(src, 'free1', 'config.py'), 'X = 1\n');
+    assert.deepEqual(await next, [cfg, path.join(src, 'free1', 'config.py')].sort());
+  });
+
+  it('reports nothing after close', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    await writeFile(cfg, 'a: 1\n');
+    const r = recorder();
+    w = watchFiles({ files: [cfg], debounceMs: 50, onChange: r.onChange });
+    await w.ready;
+    assert.ok(process.getActiveResourcesInfo().includes('FSEventWrap'));
+    await w.close();
+    // No handle may outlive close(): the test runner would then never see this file's process exit.
+    // (libuv releases a closed handle on the next turn of the loop.)
+    await sleep(20);
+    assert.ok(!process.getActiveResourcesInfo().includes('FSEventWrap'), String(process.getActiveResourcesInfo()));
+    await writeFile(cfg, 'a: 2\n');
+    await sleep(300);
+    assert.equal(r.calls.length, 0);
+  });
+
+  it('passes a throwing onChange to onError', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    const errors: unknown[] = [];
+    let resolve!: () => void;
+    const seen = new Promise<void>((r) => (resolve = r));
+    w = watchFiles({
+      files: [cfg], debounceMs: 50,
+      onChange: () => Promise.reject(new Error('reload blew up')),
+      onError: (e) => {
+        errors.push(e);
+        resolve();
+      },
+    });
+    await w.ready;
+    await writeFile(cfg, 'a: 1\n');
+    await seen;
+    assert.match(String(errors[0]), /reload blew up/);
+  });
+});

@@ -27,6 +27,8 @@ export interface SpawnOptions {
   cpu?: number | undefined;
   env?: NodeJS.ProcessEnv;
   nodeFlags?: string[];
+  /** Working directory (default: the repository). */
+  cwd?: string;
   /** Send the child's stdout and stderr to this file instead of a pipe (for chatty servers). */
   logFile?: string;
 }
@@ -38,7 +40,7 @@ export function spawnNode(name: string, script: string, args: string[], o: Spawn
   const nodeArgv = [...(o.nodeFlags ?? []), script, ...args];
   const [cmd, argv] = o.cpu === undefined ? [process.execPath, nodeArgv] : ['taskset', ['-c', String(o.cpu), process.execPath, ...nodeArgv]];
   const fd = o.logFile ? openSync(o.logFile, 'w') : undefined;
-  const proc = spawn(cmd, argv, { cwd: ROOT, env: o.env ?? process.env, stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'] });
+  const proc = spawn(cmd, argv, { cwd: o.cwd ?? ROOT, env: o.env ?? process.env, stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'] });
   if (fd !== undefined) closeSync(fd);
   let buf = '';
   const keep = (d: Buffer): void => {
@@ -144,10 +146,24 @@ export async function stopAll(graceMs = 3000): Promise<void> {
   await Promise.all([...live.values()].map((c) => stopChild(c, graceMs)));
 }
 
+const exitTasks: (() => void)[] = [];
+
+/** Runs `task` (synchronous) when the process exits, however it exits. */
+export function atExit(task: () => void): void {
+  exitTasks.push(task);
+}
+
 /** Ends every child by PID on exit, on an uncaught error and on SIGINT/SIGTERM. */
 export function installCleanup(): void {
   process.on('exit', () => {
     for (const pid of live.keys()) signal(pid, 'SIGKILL');
+    for (const task of exitTasks) {
+      try {
+        task();
+      } catch {
+        // best effort: the process is leaving
+      }
+    }
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

@@ -6,13 +6,14 @@
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
 import type { Mode, Named } from './probes.ts';
-import { cpuMicros, rssBytes } from './proc.ts';
+import { cpuMicros, NoiseMeter, rssBytes } from './proc.ts';
 
 export interface Plan {
   reps: number;
   durationS: number;
   connections: number[];
   warmupS: number;
+  modes: Mode[];
 }
 
 export interface Cell {
@@ -26,6 +27,8 @@ export interface Cell {
   /** Proxy CPU time over wall time, % of one core. */
   cpuPct: number;
   rssAfterMiB: number;
+  /** CPU used by processes not of this benchmark during the run, % of one core. */
+  noisePct: number;
 }
 
 export interface MatrixTarget extends Named {
@@ -33,19 +36,25 @@ export interface MatrixTarget extends Named {
   alive(): boolean;
 }
 
-const MODES: Mode[] = ['json', 'stream'];
-
-export function matrixSize(plan: Plan, targets: number): number {
-  return plan.reps * MODES.length * plan.connections.length * targets;
+/** Every process of the benchmark (harness, upstream, proxies), for the noise meter. */
+export interface Ours {
+  pids: number[];
 }
 
-async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string): Promise<Omit<Cell, 'rep'>> {
+export function matrixSize(plan: Plan, targets: number): number {
+  return plan.reps * plan.modes.length * plan.connections.length * targets;
+}
+
+async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string, ours: Ours): Promise<Omit<Cell, 'rep'>> {
   const pid = t.pid;
+  const noise = new NoiseMeter(ours.pids);
+  noise.start();
   const cpu0 = pid ? cpuMicros(pid) : 0;
   const wall0 = performance.now();
   const load = await runLoad({ url: t.url, connections: conns, durationS, body, headers: { ...t.headers, 'content-type': 'application/json' } });
   const wallUs = (performance.now() - wall0) * 1000;
   const cpu = pid ? cpuMicros(pid) - cpu0 : NaN;
+  const noisePct = noise.stop();
   const responses = load.requests + load.non2xx;
   return {
     target: t.name,
@@ -55,23 +64,24 @@ async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: nu
     cpuUsPerReq: responses > 0 ? cpu / responses : NaN,
     cpuPct: (cpu / wallUs) * 100,
     rssAfterMiB: pid ? rssBytes(pid) / 2 ** 20 : NaN,
+    noisePct,
   };
 }
 
 /** Short unmeasured runs so every target has warm JIT, pools and sockets before the first sample. */
-export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>): Promise<void> {
+export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours): Promise<void> {
   if (plan.warmupS <= 0) return;
-  for (const mode of MODES) {
-    for (const t of targets) if (t.alive()) await measure(t, mode, 32, plan.warmupS, bodies[mode]);
+  for (const mode of plan.modes) {
+    for (const t of targets) if (t.alive()) await measure(t, mode, 32, plan.warmupS, bodies[mode], ours);
   }
 }
 
-export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, log: (line: string) => void): Promise<Cell[]> {
+export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void): Promise<Cell[]> {
   const cells: Cell[] = [];
   const total = matrixSize(plan, targets.length);
   let step = 0;
   for (let rep = 1; rep <= plan.reps; rep++) {
-    for (const mode of MODES) {
+    for (const mode of plan.modes) {
       for (const conns of plan.connections) {
         for (const t of targets) {
           step++;
@@ -80,12 +90,13 @@ export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Rec
             log(`${label} skipped (process is gone)`);
             continue;
           }
-          const cell = { ...(await measure(t, mode, conns, plan.durationS, bodies[mode])), rep };
+          const cell = { ...(await measure(t, mode, conns, plan.durationS, bodies[mode], ours)), rep };
           cells.push(cell);
           const l = cell.load;
           const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
           const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req` : '';
-          log(`${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}`);
+          const noisy = cell.noisePct >= 10 ? `  [other processes used ${cell.noisePct.toFixed(0)} % CPU]` : '';
+          log(`${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`);
         }
       }
     }

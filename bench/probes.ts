@@ -49,7 +49,7 @@ export async function checkBodies(targets: Named[], bodies: Record<Mode, string>
         if (t.name === 'direct') wantHeaders = Object.keys(ex.headers);
         const same = ex.status === 200 && ex.body.equals(want);
         const detail = same ? '' : ex.status !== 200 ? `status ${ex.status}: ${ex.body.subarray(0, 300).toString('utf8')}` : diffSummary(want, ex.body);
-        const added = Object.keys(ex.headers).filter((h) => !wantHeaders.includes(h));
+        const added = ex.status === 200 ? Object.keys(ex.headers).filter((h) => !wantHeaders.includes(h)) : [];
         out.push({ target: t.name, mode, ok: same, status: ex.status, bytes: ex.body.length, detail, addedHeaders: added });
       } catch (err) {
         out.push({ target: t.name, mode, ok: false, status: 0, bytes: 0, detail: `request failed: ${(err as Error).message}`, addedHeaders: [] });

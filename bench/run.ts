@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N]`
+ * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF]`
  *
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
  * several connection counts (autocannon, in this process), bodies byte for byte, time to first
@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installCleanup, ROOT, stopAll, stopChild } from './children.ts';
+import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
 import { matrixSize, runMatrix, warmUp } from './matrix.ts';
 import type { MatrixTarget, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb } from './probes.ts';
@@ -20,7 +20,7 @@ import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
 import { renderLoadTables, renderReport } from './report.ts';
 import type { Memory, RunReport } from './report.ts';
-import { body, resultsPath, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
+import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
 import type { Started } from './targets.ts';
 
 interface Options {
@@ -33,6 +33,8 @@ interface Options {
   gapN: number;
   streams: number;
   settleMs: number;
+  /** Measure llmux as of this git ref (a snapshot) instead of the working tree. */
+  ref: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -43,7 +45,9 @@ function parseOptions(argv: string[]): Options {
     return Number.isFinite(v) && v > 0 ? v : d;
   };
   const quick = has('--quick');
-  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2 };
+  const mi = argv.indexOf('--modes');
+  const modes = (mi >= 0 ? (argv[mi + 1] ?? '').split(',') : ['json', 'stream']).filter((m): m is Mode => m === 'json' || m === 'stream');
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2, modes };
   return {
     quick,
     write: has('--write') || !quick,
@@ -54,6 +58,7 @@ function parseOptions(argv: string[]): Options {
     gapN: quick ? 1 : 5,
     streams: num('--streams', 2000),
     settleMs: quick ? 800 : 2000,
+    ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
   };
 }
 
@@ -78,22 +83,30 @@ interface World {
   notes: string[];
   tmp: string;
   profileSince: number;
+  /** Which llmux was measured (commit, snapshot or working tree), and where its files are. */
+  tree: string;
+  treeDir: string;
 }
 
 async function startWorld(o: Options): Promise<World> {
   const tmp = mkdtempSync(join(tmpdir(), 'llmux-bench-'));
+  atExit(() => removeTemp(tmp));
+  const sha = o.ref ? snapshot(o.ref, join(tmp, 'tree')) : undefined;
+  const tree = describeTree(o.ref, sha);
+  const treeDir = sha ? join(tmp, 'tree') : ROOT;
+  log(tree);
   const up = await startUpstream(o.pin ? 0 : undefined, 60_000);
   const bare = await startBare(up.port, o.pin ? 1 : undefined);
   log(`upstream on :${up.port} (pid ${up.child.pid}), bare proxy on :${bare.port} (pid ${bare.child.pid})`);
   const profileSince = Date.now();
   const profileDir = o.profile ? resultsPath('prof') : undefined;
-  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log') });
+  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir });
   const notes: string[] = [];
   if (l.error) {
     log(`\n${l.error}\n\nContinuing with direct and bare only.\n`);
     notes.push(l.error.split('\n').slice(0, 6).join(' ⏎ ').slice(0, 600));
   } else log(`llmux on :${l.started?.port} (pid ${l.started?.child.pid}), log in ${resultsPath('llmux.log')}`);
-  return { up, bare, llmux: l.started, targets: targetList(up, bare, l.started), notes, tmp, profileSince };
+  return { up, bare, llmux: l.started, targets: targetList(up, bare, l.started), notes, tmp, profileSince, tree, treeDir };
 }
 
 function idleMemory(w: World): Memory[] {
@@ -129,27 +142,28 @@ async function finish(w: World, o: Options): Promise<ProfileRow[] | undefined> {
     if (o.profile) {
       const file = newestProfile(resultsPath('prof'), w.profileSince);
       if (file) {
-        profile = topSelfTime(file, ROOT);
+        profile = topSelfTime(file, w.treeDir);
         log(`\nllmux CPU profile ${file}:\n${printProfile(profile)}`);
       } else log(`\nno .cpuprofile written: llmux ended by ${how} (it writes one only on a clean exit)`);
     }
   }
   await stopAll();
-  rmSync(w.tmp, { recursive: true, force: true });
+  removeTemp(w.tmp);
   return profile;
 }
 
-function newReport(o: Options): RunReport {
+/** The temp dir holds the SQLite store and maybe a snapshot that links the repository's node_modules. */
+function removeTemp(tmp: string): void {
+  // unlink that link first: never delete through it
+  rmSync(join(tmp, 'tree', 'node_modules'), { force: true });
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
-  let rev = 'unknown';
-  try {
-    rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run on commit ${rev}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}`;
-  return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}`;
+  return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
 async function main(): Promise<void> {
@@ -162,8 +176,8 @@ async function main(): Promise<void> {
     log(`run exceeded its bound of ${budgetS} s: stopping`);
     void stopAll(1000).finally(() => process.exit(3));
   }, budgetS * 1000).unref();
-  const r = newReport(o);
   const w = await startWorld(o);
+  const r = newReport(o, w.tree);
   r.notes.push(...w.notes);
   await new Promise((res) => setTimeout(res, 1000));
   r.memory = idleMemory(w);
@@ -172,8 +186,9 @@ async function main(): Promise<void> {
   r.checks = await checkBodies(w.targets, bodies);
   reportBodies(r.checks, 'before load');
   await holds(w, o, r);
-  await warmUp(w.targets, o.plan, bodies);
-  r.cells = await runMatrix(w.targets, o.plan, bodies, log);
+  const ours = { pids: [process.pid, w.up.child.pid, w.bare.child.pid, ...(w.llmux ? [w.llmux.child.pid] : [])] };
+  await warmUp(w.targets, o.plan, bodies, ours);
+  r.cells = await runMatrix(w.targets, o.plan, bodies, ours, log);
   for (const m of r.memory) {
     const pid = w.targets.find((t) => t.name === m.target)?.pid ?? 0;
     m.afterLoadMiB = Math.max(...r.cells.filter((c) => c.target === m.target).map((c) => c.rssAfterMiB));
@@ -186,8 +201,8 @@ async function main(): Promise<void> {
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);
-  const out = o.write ? 'BENCHMARKS.md' : resultsPath('quick.md');
-  writeFileSync(join(ROOT, out), renderReport(r));
+  const out = o.write ? join(ROOT, 'BENCHMARKS.md') : resultsPath('quick.md');
+  writeFileSync(out, renderReport(r));
   process.stdout.write(`\n${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
 }

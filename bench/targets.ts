@@ -2,8 +2,10 @@
  * Starting the three things the benchmark talks to: the fake upstream, the bare proxy and llmux.
  * The load generator and the upstream share CPU 0; each proxy gets CPU 1 to itself (when pinning).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { announced, freePort, spawnNode, StartError, waitHealthy } from './children.ts';
+import { announced, freePort, ROOT, spawnNode, StartError, waitHealthy } from './children.ts';
 import type { Child } from './children.ts';
 import type { MatrixTarget } from './matrix.ts';
 
@@ -44,11 +46,19 @@ export interface LlmuxStart {
   error?: string;
 }
 
-export async function startLlmux(upstreamPort: number, dir: string, o: { cpu: number | undefined; profileDir?: string | undefined; logFile: string }): Promise<LlmuxStart> {
+export interface LlmuxOptions {
+  cpu: number | undefined;
+  profileDir?: string | undefined;
+  logFile: string;
+  /** Where llmux's source is: the repository (working tree) or a snapshot of a commit. */
+  tree: string;
+}
+
+export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOptions): Promise<LlmuxStart> {
   const port = await freePort();
   const nodeFlags = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-  const args = ['serve', '--config', 'bench/llmux.bench.yaml', '--port', String(port)];
-  const child = spawnNode('llmux', 'src/cli.ts', args, { cpu: o.cpu, env: llmuxEnv(upstreamPort, dir), nodeFlags, logFile: o.logFile });
+  const args = ['serve', '--config', join(ROOT, 'bench', 'llmux.bench.yaml'), '--port', String(port)];
+  const child = spawnNode('llmux', 'src/cli.ts', args, { cpu: o.cpu, env: llmuxEnv(upstreamPort, dir), nodeFlags, logFile: o.logFile, cwd: o.tree });
   try {
     await waitHealthy(child, `http://127.0.0.1:${port}/health`, 20_000);
     return { started: { child, port } };
@@ -86,5 +96,31 @@ export function body(model: 'bench' | 'bench-ttfb' | 'bench-gap' | 'bench-slow',
 }
 
 export function resultsPath(...parts: string[]): string {
-  return join('bench', 'results', ...parts);
+  return join(ROOT, 'bench', 'results', ...parts);
+}
+
+/**
+ * Extracts commit `ref` into `dir` (with the repository's node_modules linked in), so llmux can be
+ * measured as committed while others edit the working tree. Returns the full commit id.
+ */
+export function snapshot(ref: string, dir: string): string {
+  const sha = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim();
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', 'git archive --format=tar "$1" | tar -x -C "$2"', 'sh', sha, dir], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return sha;
+}
+
+/** What is measured: a commit id, plus a warning when the working tree's src/ differs from it. */
+export function describeTree(ref: string | undefined, sha: string | undefined): string {
+  const git = (...a: string[]): string => {
+    try {
+      return execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  if (ref && sha) return `llmux at ${ref} = commit ${sha.slice(0, 9)} (a snapshot, not the working tree)`;
+  const dirty = git('status', '--porcelain', '--', 'src', 'bin', 'package.json') !== '';
+  return `llmux from the working tree at commit ${git('rev-parse', '--short=9', 'HEAD') || 'unknown'}${dirty ? ' with uncommitted changes in src/' : ''}`;
 }

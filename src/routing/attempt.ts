@@ -5,7 +5,8 @@
  */
 import type { Readable } from 'node:stream';
 import type { FailureClass } from '../core/failure.ts';
-import { classifyInBand, classifyStatus, readUpstreamError } from '../dialects/openai/errors.ts';
+import type { CompiledProvider } from '../config/compile.ts';
+import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { networkErrorKind } from '../upstream/client.ts';
@@ -45,6 +46,18 @@ const maxErrorBytes = 256 * 1024;
 
 export function fail(cls: FailureClass, status: number | null, message: string, extra: Partial<AttemptFailure> = {}): AttemptFailure {
   return { type: 'fail', cls, status, message, ...extra };
+}
+
+/** What an upstream must never get to echo back to anyone: the provider's keys and credential headers. */
+export function secretsOf(p: CompiledProvider): string[] {
+  const out = [...p.keys];
+  for (const [name, v] of Object.entries(p.headers)) if (/key|token|auth|secret|cookie/i.test(name)) out.push(v.replace(/^bearer\s+/i, ''));
+  return out;
+}
+
+/** An upstream's error message, cut to size and scrubbed of credentials, for messages and logs. */
+export function upstreamMessage(message: string, p: CompiledProvider): string {
+  return scrubSecrets(message.slice(0, 400), secretsOf(p)).slice(0, 200);
 }
 
 /** Will the upstream be asked to stream? (The provider may force it either way.) */
@@ -139,9 +152,11 @@ export async function failureFromStatus(status: number, headers: Record<string, 
   const info = readUpstreamError(parsed, parsed === null ? '' : text);
   const cls = classifyStatus(status, info, ep.provider.failoverOn);
   const ct = String(headers['content-type'] ?? '');
-  return fail(cls, status, `upstream answered ${status}: ${info.message.slice(0, 200)}`, {
+  // A caller error goes back as sent, except for a key the upstream echoed into it.
+  const clean = cls === 'caller' && parsed !== null ? scrubSecrets(text, secretsOf(ep.provider)) : text;
+  return fail(cls, status, `upstream answered ${status}: ${upstreamMessage(info.message, ep.provider)}`, {
     retryAfterMs: retryAfterMs(headers, now),
-    passthrough: cls === 'caller' && parsed !== null ? { status, contentType: ct || 'application/json', body: buf } : undefined,
+    passthrough: cls === 'caller' && parsed !== null ? { status, contentType: ct || 'application/json', body: clean === text ? buf : Buffer.from(clean) } : undefined,
   });
 }
 
@@ -165,7 +180,7 @@ export function checkBody(ctx: RequestContext, ep: Endpoint, buf: Buffer): Check
   const o = parsed as Record<string, unknown>;
   if (o.error !== undefined && o.error !== null) {
     const info = readUpstreamError(o);
-    return fail(classifyInBand(info), 200, `the upstream answered 200 with an error: ${info.message.slice(0, 200)}`);
+    return fail(classifyInBand(info), 200, `the upstream answered 200 with an error: ${upstreamMessage(info.message, ep.provider)}`);
   }
   const list = ctx.kind === 'embeddings' ? o.data : o.choices;
   if (!Array.isArray(list) || list.length === 0) {

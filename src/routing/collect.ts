@@ -8,7 +8,7 @@ import { classifyInBand, readUpstreamError } from '../dialects/openai/errors.ts'
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { SseScanner, eventData, isDone, readUsage } from '../dialects/openai/sse.ts';
-import { classifyThrown, fail, maxResponseBytes, type AttemptFailure, type CheckedBody } from './attempt.ts';
+import { classifyThrown, fail, maxResponseBytes, upstreamMessage, type AttemptFailure, type CheckedBody } from './attempt.ts';
 import type { RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 
@@ -34,7 +34,7 @@ export function collectStream(ctx: RequestContext, ep: Endpoint, body: Readable,
           const obj = JSON.parse(data) as Record<string, unknown>;
           if (name === 'error' || obj.error) {
             const info = readUpstreamError(obj);
-            failure = fail(classifyInBand(info), 200, `the upstream sent an error event: ${info.message.slice(0, 200)}`);
+            failure = fail(classifyInBand(info), 200, `the upstream sent an error event: ${upstreamMessage(info.message, ep.provider)}`);
           } else asm.add(obj);
         } catch {
           failure = fail('transient', 200, 'the upstream sent an event that is not JSON');

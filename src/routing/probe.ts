@@ -9,7 +9,7 @@ import { classifyStatus, readUpstreamError } from '../dialects/openai/errors.ts'
 import type { FailureClass } from '../core/failure.ts';
 import type { UpstreamClients } from '../upstream/client.ts';
 import { networkErrorCode, networkErrorKind } from '../upstream/client.ts';
-import { readAll } from './attempt.ts';
+import { readAll, upstreamMessage } from './attempt.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -52,7 +52,7 @@ export async function probe(clients: UpstreamClients, t: ProbeTarget, mode: 'mod
     }
     if (res.statusCode >= 400) {
       const info = readUpstreamError(parsed);
-      return { ok: false, status: res.statusCode, latencyMs, cls: classifyStatus(res.statusCode, info), error: `HTTP ${res.statusCode}: ${info.message.slice(0, 120)}` };
+      return { ok: false, status: res.statusCode, latencyMs, cls: classifyStatus(res.statusCode, info), error: `HTTP ${res.statusCode}: ${upstreamMessage(info.message, t.provider).slice(0, 120)}` };
     }
     if (parsed === null) return { ok: false, status: res.statusCode, latencyMs, cls: 'transient', error: 'answer is not JSON' };
     const data = (parsed as { data?: unknown }).data;

@@ -8,11 +8,11 @@
  */
 import type { Readable } from 'node:stream';
 import type { FailureClass } from '../core/failure.ts';
-import { classifyInBand, readUpstreamError } from '../dialects/openai/errors.ts';
+import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
-import { classifyThrown, fail, type AttemptResult } from './attempt.ts';
+import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHeaders, sseHeaders } from './response.ts';
@@ -66,8 +66,11 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
     }
     if (name === 'error' || (obj.error !== undefined && obj.error !== null)) {
       const info = readUpstreamError(obj);
-      st.inband = { cls: classifyInBand(info), message: `the upstream sent an error event: ${info.message.slice(0, 200)}` };
-      return 'keep';
+      st.inband = { cls: classifyInBand(info), message: `the upstream sent an error event: ${upstreamMessage(info.message, ep.provider)}` };
+      // Passed on after commit, but never with a key the upstream echoed into it.
+      const text = b.toString('utf8', s, e);
+      const clean = scrubSecrets(text, secretsOf(ep.provider));
+      return clean === text ? 'keep' : Buffer.from(clean);
     }
     assembler?.add(obj);
     if (obj.usage) st.usage = readUsage(obj.usage) ?? st.usage;

@@ -65,7 +65,7 @@ test('no key is 401 with WWW-Authenticate', bounded, async () => {
 });
 
 test('a wrong key, an empty Bearer and a key in the query string are 401', bounded, async () => {
-  for (const headers of [{ authorization: 'Bearer not-a-key' }, { authorization: 'Bearer ' }, { 'x-api-key': 'nope' }, { authorization: 'Basic Y2xpZW50LWtleS1wbGFpbjo=' }]) {
+  for (const headers of [{ authorization: 'Bearer not-a-key' } as Record<string, string>, { authorization: 'Bearer ' }, { 'x-api-key': 'nope' }, { authorization: 'Basic Y2xpZW50LWtleS1wbGFpbjo=' }]) {
     const r = await post(`${gw.url}/v1/chat/completions`, chat(), headers);
     assert.equal(r.status, 401, JSON.stringify(headers));
     assertErrorShape(r.json);

@@ -88,3 +88,24 @@ export function statusForClass(cls: FailureClass): number {
       return 499;
   }
 }
+
+const tokenPattern = /[A-Za-z0-9_\-.]{8,}/g;
+
+function maskSecret(s: string): string {
+  return `${s.slice(0, 3)}…${s.slice(-4)}`;
+}
+
+/**
+ * Remove credentials from text an upstream sent back (OpenAI echoes the key: "Incorrect API key
+ * provided: sk-…"). Each whole key becomes its masked form (`sk-…abcd`, enough to tell which key
+ * failed); any remaining run of 8+ key characters that is a piece of a key (a partly starred echo)
+ * becomes `[redacted]`. Keys shorter than 8 characters are left alone: they would mangle ordinary
+ * words and are not worth stealing. Fault matrix L1/L7; LiteLLM #15799.
+ */
+export function scrubSecrets(text: string, keys: readonly string[]): string {
+  const secrets = keys.filter((k) => k.length >= 8);
+  if (secrets.length === 0 || text === '') return text;
+  let out = text;
+  for (const k of secrets) if (out.includes(k)) out = out.split(k).join(maskSecret(k));
+  return out.replace(tokenPattern, (tok) => (secrets.some((k) => k.includes(tok)) ? '[redacted]' : tok));
+}

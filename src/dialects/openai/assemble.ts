@@ -95,15 +95,24 @@ export class StreamAssembler {
   }
 }
 
-/** A non-stream chat.completion as the SSE events a stream would have carried. */
+/**
+ * A non-stream chat.completion (or legacy text_completion) as the SSE events a stream would have
+ * carried.
+ */
 export function completionToEvents(resp: Record<string, unknown>, includeUsage: boolean): string {
-  const base = { id: resp.id, object: 'chat.completion.chunk', created: resp.created, model: resp.model, system_fingerprint: resp.system_fingerprint };
+  const legacy = resp.object === 'text_completion';
+  const base = { id: resp.id, object: legacy ? 'text_completion' : 'chat.completion.chunk', created: resp.created, model: resp.model, system_fingerprint: resp.system_fingerprint };
   const choices = Array.isArray(resp.choices) ? (resp.choices as Array<Record<string, unknown>>) : [];
   let out = '';
   const emit = (o: unknown): void => {
     out += `data: ${JSON.stringify(o)}\n\n`;
   };
   for (const c of choices) {
+    if (legacy) {
+      emit({ ...base, choices: [{ index: c.index ?? 0, text: c.text ?? '', logprobs: null, finish_reason: null }] });
+      emit({ ...base, choices: [{ index: c.index ?? 0, text: '', logprobs: null, finish_reason: c.finish_reason ?? 'stop' }] });
+      continue;
+    }
     const m = (c.message ?? {}) as Record<string, unknown>;
     const delta: Record<string, unknown> = { role: m.role ?? 'assistant', content: m.content ?? '' };
     if (m.tool_calls) delta.tool_calls = (m.tool_calls as unknown[]).map((t, i) => ({ index: i, ...(t as object) }));

@@ -18,6 +18,7 @@ function toPrincipal(r: ClientKeyRecord): ClientPrincipal {
 export class StoredKeys {
   readonly #store: Store;
   #byHash = new Map<string, ClientPrincipal>();
+  #issued = 0;
   #lastTouch = new Map<string, number>();
 
   constructor(store: Store) {
@@ -29,12 +30,18 @@ export class StoredKeys {
     const next = new Map<string, ClientPrincipal>();
     for (const r of all) if (r.revokedAt === null) next.set(r.hash, toPrincipal(r));
     this.#byHash = next;
+    this.#issued = all.length;
   }
 
   lookup = (hash: string): ClientPrincipal | undefined => this.#byHash.get(hash);
 
+  /**
+   * Keys ever issued in the store, revoked ones included: what decides whether /v1 asks for a key
+   * (http/auth.ts `isOpen`). Counting only active keys would make revoking the last key open the
+   * gateway to anyone — a revoke must never widen access.
+   */
   get count(): number {
-    return this.#byHash.size;
+    return this.#issued;
   }
 
   /** Record a use at most once a minute per key, off the request path. */

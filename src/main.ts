@@ -19,7 +19,6 @@ import { Metrics } from './observe/metrics.ts';
 import { subscribeRequestLog } from './observe/request-log.ts';
 import { subscribeStoreLog } from './observe/store-log.ts';
 import { abortReasons, type RoutingDeps } from './routing/context.ts';
-import { LocalRoundRobin } from './routing/planner.ts';
 import { openState } from './state/open.ts';
 import { MemoryState } from './state/memory.ts';
 import { StatePersister } from './state/persist.ts';
@@ -100,7 +99,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   const clients = new UpstreamClients();
   const tz = (): string => snaps.current.config.server.timezone;
   const limiter = new StateLimiter(state, clock, tz);
-  const deps: RoutingDeps = { instance, tracker, clients, rr: new LocalRoundRobin(), limiter, clock };
+  // Round-robin positions from the state: shared by every instance on Redis (SPEC §11), persisted with memory.
+  const deps: RoutingDeps = { instance, tracker, clients, rr: state.rr, limiter, clock };
   const breakerSync = new BreakerSync(tracker, state, () => snaps.current, (e) => log.warn({ err: e }, 'breaker state could not be shared'));
   await breakerSync.start();
   const keys = new StoredKeys(store);

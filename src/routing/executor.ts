@@ -61,7 +61,7 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
     return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
   }
   const now = deps.clock.now();
-  const p = plan(route, ctx.model, deps.tracker, deps.rr, now);
+  const p = await plan(route, ctx.model, deps.tracker, deps.rr, now);
   const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
   const upstream = { ms: 0 };
   for (const ep of p.endpoints) {

@@ -53,11 +53,11 @@ test('a provider with no model list passes the caller\'s model (through modelMap
   assert.deepEqual(ids(expandEndpoints(route, 'nick', tracker)), ['a:real-name']);
 });
 
-test('an implicit route by a modelMap name sends the mapped upstream model', bounded, () => {
+test('an implicit route by a modelMap name sends the mapped upstream model', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({ providers: [{ id: 'a', baseUrl: base, models: ['real'], modelMap: { nick: 'real-2' } }] });
   const route = resolveRoute(snap, 'nick');
   assert.ok(route);
-  assert.deepEqual(ids(plan(route, 'nick', tracker, rr, clock.now()).endpoints), ['a:real-2']);
+  assert.deepEqual(ids((await plan(route, 'nick', tracker, rr, clock.now())).endpoints), ['a:real-2']);
   assert.equal(resolveRoute(snap, 'unknown'), null, 'no route, no provider model, no "*": nothing');
 });
 
@@ -71,7 +71,7 @@ test('route resolution: a named route first, then providers listing the model, t
   assert.equal(resolveRoute(snap, 'other')?.name, '*');
 });
 
-test('disabled providers and limits of 0 are dropped and counted', bounded, () => {
+test('disabled providers and limits of 0 are dropped and counted', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: [
       { id: 'off', baseUrl: base, models: ['m'], enabled: false },
@@ -80,12 +80,12 @@ test('disabled providers and limits of 0 are dropped and counted', bounded, () =
     ],
     routes: [{ name: 'r', targets: [{ provider: 'off' }, { provider: 'zero' }, { provider: 'on' }] }],
   });
-  const p = plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now());
+  const p = (await plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now()));
   assert.deepEqual(ids(p.endpoints), ['on:m']);
   assert.equal(p.disabled, 2);
 });
 
-test('open breakers are dropped; the plan knows when the first one reopens', bounded, () => {
+test('open breakers are dropped; the plan knows when the first one reopens', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: [{ id: 'a', baseUrl: base, models: ['m'] }, { id: 'b', baseUrl: base, models: ['m'] }],
     routes: [{ name: 'r', targets: [{ provider: 'a' }, { provider: 'b' }] }],
@@ -94,32 +94,32 @@ test('open breakers are dropped; the plan knows when the first one reopens', bou
   const [a, b] = expandEndpoints(route, 'r', tracker);
   tracker.failure(a!.health, 'rate_limit', 429, 'slow down', { retryAfterMs: 5_000 });
   tracker.failure(b!.health, 'rate_limit', 429, 'slow down', { retryAfterMs: 2_000 });
-  const p = plan(route, 'r', tracker, rr, clock.now());
+  const p = (await plan(route, 'r', tracker, rr, clock.now()));
   assert.equal(p.endpoints.length, 0);
   assert.equal(p.breakerBlocked, 2);
   assert.equal(p.breakerRetryAt, clock.now() + 2_000);
   clock.advance(2_000);
-  assert.deepEqual(ids(plan(route, 'r', tracker, rr, clock.now()).endpoints), ['b:m'], 'half-open again');
+  assert.deepEqual(ids((await plan(route, 'r', tracker, rr, clock.now())).endpoints), ['b:m'], 'half-open again');
 });
 
-test('lower priority first, whatever the balance', bounded, () => {
+test('lower priority first, whatever the balance', bounded, async () => {
   for (const balance of ['round-robin', 'weighted', 'random', 'least-busy', 'least-latency']) {
     const { snap, tracker, rr, clock } = setup({
       providers: [{ id: 'a', baseUrl: base, models: ['m'] }, { id: 'b', baseUrl: base, models: ['m'] }, { id: 'c', baseUrl: base, models: ['m'] }],
       routes: [{ name: 'r', balance, targets: [{ provider: 'c', priority: 2 }, { provider: 'a', priority: 0 }, { provider: 'b', priority: 1 }] }],
     });
-    for (let i = 0; i < 5; i++) assert.deepEqual(ids(plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now()).endpoints), ['a:m', 'b:m', 'c:m'], balance);
+    for (let i = 0; i < 5; i++) assert.deepEqual(ids((await plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now())).endpoints), ['a:m', 'b:m', 'c:m'], balance);
   }
 });
 
-test('round-robin rotates the start within one priority, each priority on its own', bounded, () => {
+test('round-robin rotates the start within one priority, each priority on its own', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: ['a', 'b', 'c', 'z'].map((id) => ({ id, baseUrl: base, models: ['m'] })),
     routes: [{ name: 'r', targets: [{ provider: 'a' }, { provider: 'b' }, { provider: 'c' }, { provider: 'z', priority: 1 }] }],
   });
   const firsts = [];
   for (let i = 0; i < 6; i++) {
-    const eps = plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now()).endpoints;
+    const eps = (await plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now())).endpoints;
     firsts.push(eps[0]!.provider.id);
     assert.equal(eps.length, 4);
     assert.equal(eps[3]!.provider.id, 'z');
@@ -127,29 +127,50 @@ test('round-robin rotates the start within one priority, each priority on its ow
   assert.deepEqual(firsts, ['a', 'b', 'c', 'a', 'b', 'c']);
 });
 
-test('weighted puts an endpoint first in proportion to its weight', bounded, () => {
+test('round-robin with a shared, asynchronous position source: two gateways alternate as one', bounded, async () => {
+  const { snap, clock } = setup({
+    providers: ['a', 'b'].map((id) => ({ id, baseUrl: base, models: ['m'] })),
+    routes: [{ name: 'r', targets: [{ provider: 'a' }, { provider: 'b' }] }],
+  });
+  // Like State.rr on Redis: one sequence per key for every instance, answered asynchronously.
+  const positions = new Map<string, number>();
+  const shared = {
+    next: async (key: string): Promise<number> => {
+      const n = positions.get(key) ?? 0;
+      positions.set(key, n + 1);
+      return n;
+    },
+  };
+  const gateways = [new HealthTracker(clock), new HealthTracker(clock)];
+  const firsts = [];
+  for (let i = 0; i < 6; i++) firsts.push((await plan(snap.routes.get('r')!, 'r', gateways[i % 2]!, shared, clock.now())).endpoints[0]!.provider.id);
+  assert.deepEqual(firsts, ['a', 'b', 'a', 'b', 'a', 'b']);
+  assert.deepEqual([...positions.keys()], ['r|0'], 'one position per route and priority');
+});
+
+test('weighted puts an endpoint first in proportion to its weight', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: [{ id: 'heavy', baseUrl: base, models: ['m'], weight: 3 }, { id: 'light', baseUrl: base, models: ['m'], weight: 1 }],
     routes: [{ name: 'r', balance: 'weighted', targets: [{ provider: 'heavy' }, { provider: 'light' }] }],
   });
   let heavy = 0;
   const n = 4_000;
-  for (let i = 0; i < n; i++) if (plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now()).endpoints[0]!.provider.id === 'heavy') heavy++;
+  for (let i = 0; i < n; i++) if ((await plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now())).endpoints[0]!.provider.id === 'heavy') heavy++;
   // Expected 75 %; the standard deviation over 4 000 draws is under 1 %.
   assert.ok(heavy / n > 0.7 && heavy / n < 0.8, `heavy first ${heavy} of ${n}`);
 });
 
-test('random gives every order over many plans', bounded, () => {
+test('random gives every order over many plans', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: ['a', 'b', 'c'].map((id) => ({ id, baseUrl: base, models: ['m'] })),
     routes: [{ name: 'r', balance: 'random', targets: [{ provider: 'a' }, { provider: 'b' }, { provider: 'c' }] }],
   });
   const seen = new Set<string>();
-  for (let i = 0; i < 600; i++) seen.add(ids(plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now()).endpoints).join(','));
+  for (let i = 0; i < 600; i++) seen.add(ids((await plan(snap.routes.get('r')!, 'r', tracker, rr, clock.now())).endpoints).join(','));
   assert.equal(seen.size, 6);
 });
 
-test('least-busy orders by requests in flight', bounded, () => {
+test('least-busy orders by requests in flight', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: ['a', 'b', 'c'].map((id) => ({ id, baseUrl: base, models: ['m'] })),
     routes: [{ name: 'r', balance: 'least-busy', targets: [{ provider: 'a' }, { provider: 'b' }, { provider: 'c' }] }],
@@ -159,10 +180,10 @@ test('least-busy orders by requests in flight', bounded, () => {
   a!.health.inflight = 5;
   b!.health.inflight = 0;
   c!.health.inflight = 2;
-  for (let i = 0; i < 10; i++) assert.deepEqual(ids(plan(route, 'r', tracker, rr, clock.now()).endpoints), ['b:m', 'c:m', 'a:m']);
+  for (let i = 0; i < 10; i++) assert.deepEqual(ids((await plan(route, 'r', tracker, rr, clock.now())).endpoints), ['b:m', 'c:m', 'a:m']);
 });
 
-test('least-latency tries unmeasured endpoints first, then the fastest', bounded, () => {
+test('least-latency tries unmeasured endpoints first, then the fastest', bounded, async () => {
   const { snap, tracker, rr, clock } = setup({
     providers: ['a', 'b', 'c'].map((id) => ({ id, baseUrl: base, models: ['m'] })),
     routes: [{ name: 'r', balance: 'least-latency', targets: [{ provider: 'a' }, { provider: 'b' }, { provider: 'c' }] }],
@@ -171,7 +192,7 @@ test('least-latency tries unmeasured endpoints first, then the fastest', bounded
   const [a, b] = expandEndpoints(route, 'r', tracker);
   tracker.success(a!.health, 300);
   tracker.success(b!.health, 20);
-  for (let i = 0; i < 10; i++) assert.deepEqual(ids(plan(route, 'r', tracker, rr, clock.now()).endpoints), ['c:m', 'b:m', 'a:m']);
+  for (let i = 0; i < 10; i++) assert.deepEqual(ids((await plan(route, 'r', tracker, rr, clock.now())).endpoints), ['c:m', 'b:m', 'a:m']);
 });
 
 test('health is shared by endpoint id across plans and routes', bounded, () => {

@@ -29,9 +29,13 @@ export interface Plan {
   disabled: number;
 }
 
-/** Round-robin positions; shared through state in multi-instance setups. */
+/**
+ * Round-robin positions: 0, 1, 2, … per key. The gateway passes the state's (`State.rr`), so with
+ * Redis every instance draws from one sequence and consecutive requests alternate across instances
+ * (SPEC §11); `LocalRoundRobin` is the in-process version.
+ */
 export interface RoundRobin {
-  next(key: string): number;
+  next(key: string): number | Promise<number>;
 }
 
 export class LocalRoundRobin implements RoundRobin {
@@ -84,11 +88,11 @@ function weightedOrder(a: Endpoint[]): Endpoint[] {
     .map((x) => x.e);
 }
 
-function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Endpoint[] {
+async function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Promise<Endpoint[]> {
   if (group.length <= 1) return group;
   switch (balance) {
     case 'round-robin': {
-      const start = rr.next(rrKey) % group.length;
+      const start = (await rr.next(rrKey)) % group.length;
       return start === 0 ? group : [...group.slice(start), ...group.slice(0, start)];
     }
     case 'weighted':
@@ -103,7 +107,8 @@ function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: Roun
   }
 }
 
-export function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Plan {
+/** Asynchronous only because a shared round-robin position may come from the state (one call per group that needs it). */
+export async function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Promise<Plan> {
   const all = expandEndpoints(route, callerModel, tracker);
   const result: Plan = { endpoints: [], breakerBlocked: 0, breakerRetryAt: Infinity, disabled: 0 };
   const groups = new Map<number, Endpoint[]>();
@@ -122,7 +127,7 @@ export function plan(route: CompiledRoute, callerModel: string, tracker: HealthT
     else groups.set(e.priority, [e]);
   }
   for (const prio of [...groups.keys()].sort((a, b) => a - b)) {
-    result.endpoints.push(...orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr));
+    result.endpoints.push(...(await orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr)));
   }
   return result;
 }

@@ -29,7 +29,13 @@ export function hasLimits(l: Limits): boolean {
 export async function admit(state: State, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Promise<LimitPermit | LimitDenied> {
   const day = dayKey(now, timezone);
   if (limited(l.tpd) && (await state.day.get(`tpd:${key}`, day)) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
-  if (limited(l.tpm) && (await state.rate.peek(`tpm:${key}`, minute, now)) >= l.tpm) return { ok: false, retryAt: now + 5_000, reason: 'tpm' };
+  if (limited(l.tpm) && (await state.rate.peek(`tpm:${key}`, minute, now)) >= l.tpm) {
+    // Full: ask the window when one token fits again. A denied acquire changes nothing; one that
+    // raced with tokens leaving the window took a token, given back at once.
+    const r = await state.rate.acquire(`tpm:${key}`, { limit: l.tpm, windowMs: minute, cost: 1, now });
+    if (!r.ok) return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'tpm' };
+    await state.rate.add(`tpm:${key}`, -1, minute, now);
+  }
   const undo: Array<() => Promise<unknown>> = [];
   const rollback = async (): Promise<void> => {
     for (const u of undo) await u();

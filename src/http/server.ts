@@ -14,7 +14,7 @@ import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, type StoredKeyLookup } from './auth.ts';
 import { clientErrorHandler, errorHandler, sendError, toLlmuxError } from './errors.ts';
-import { endpointViews, statusView } from './upstream-view.ts';
+import { endpointViews, refreshUsage, statusView } from './upstream-view.ts';
 
 export interface HttpRuntime {
   snapshot(): Snapshot;
@@ -78,6 +78,7 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   });
   app.get('/health', async () => ({ status: rt.draining ? 'draining' : 'ok' }));
   app.get('/health/upstream', async () => {
+    await refreshUsage(rt.snapshot(), rt.deps);
     const endpoints = endpointViews(rt.snapshot(), rt.deps);
     const available = endpoints.filter((e) => e.state === 'closed' || e.state === 'half-open').length;
     return { status: available > 0 ? 'ok' : 'degraded', available, total: endpoints.length, endpoints };
@@ -85,6 +86,7 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   app.get('/v1/status', async (req) => {
     const snap = rt.snapshot();
     authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+    await refreshUsage(snap, rt.deps);
     return statusView(snap, rt.deps);
   });
   app.get('/metrics', async (_req, reply) => {

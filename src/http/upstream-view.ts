@@ -2,7 +2,7 @@
  * What /health/upstream and /v1/status show: every endpoint with its breaker, last error, latency
  * and limit usage. Keys appear only as their fingerprint id and masked form.
  */
-import type { Snapshot } from '../config/compile.ts';
+import type { CompiledProvider, Snapshot } from '../config/compile.ts';
 import { maskKey } from '../config/compile.ts';
 import type { RoutingDeps } from '../routing/context.ts';
 import { endpointId } from '../routing/planner.ts';
@@ -25,34 +25,48 @@ export interface EndpointView {
   limits: Record<string, number | null | undefined>;
 }
 
-export function endpointViews(snap: Snapshot, deps: RoutingDeps): EndpointView[] {
-  const now = deps.clock.now();
-  const out: EndpointView[] = [];
+/** Every endpoint the views show: each key of each provider × its listed and seen models. */
+function* shownEndpoints(snap: Snapshot, deps: RoutingDeps): Generator<{ id: string; p: CompiledProvider; key: string | null; model: string }> {
   for (const p of snap.providers.values()) {
     const models = p.models.length > 0 ? p.models.slice(0, 50) : [...new Set(Object.values(p.modelMap))];
     const known = [...deps.tracker.all()].filter((h) => h.id.startsWith(`${p.id}/`)).map((h) => h.id.split('/').slice(2).join('/'));
     const allModels = [...new Set([...models, ...known])];
     if (allModels.length === 0) allModels.push('(caller\'s model)');
     const keys = p.keys.length > 0 ? p.keys : [null];
-    keys.forEach((key, i) => {
-      for (const model of allModels) {
-        const id = endpointId(p, p.keyIds[i] ?? 'nokey', model);
-        const h = deps.tracker.peek(id);
-        const b = h?.breaker;
-        const usage = deps.limiter.usage({ id, provider: p }, now);
-        out.push({
-          id, provider: p.id, key: key === null ? null : maskKey(key), model,
-          state: !p.enabled ? 'disabled' : (b?.state(now) ?? 'closed'),
-          reason: b?.reason ?? null,
-          openUntil: b && b.openUntil > now ? new Date(b.openUntil).toISOString() : null,
-          consecutiveFailures: b?.consecutiveFailures ?? 0,
-          lastError: h?.lastError ? { class: h.lastError.cls, status: h.lastError.status, message: h.lastError.message, at: new Date(h.lastError.at).toISOString() } : null,
-          lastLatencyMs: h?.lastLatencyMs === null || h?.lastLatencyMs === undefined ? null : Math.round(h.lastLatencyMs),
-          inflight: h?.inflight ?? 0, successes: h?.successes ?? 0, failures: h?.failures ?? 0,
-          usage: { rpm: usage.rpm, rpd: usage.rpd, tpm: usage.tpm, tpd: usage.tpd },
-          limits: { ...p.limits },
-        });
-      }
+    for (let i = 0; i < keys.length; i++) {
+      for (const model of allModels) yield { id: endpointId(p, p.keyIds[i] ?? 'nokey', model), p, key: keys[i] ?? null, model };
+    }
+  }
+}
+
+/**
+ * Read the shared limit counters of every shown endpoint (other instances' requests, counts from
+ * before a restart) so the views that follow show them. Bounded by the state adapter's timeouts.
+ */
+export async function refreshUsage(snap: Snapshot, deps: RoutingDeps): Promise<void> {
+  if (!deps.limiter.refresh) return;
+  const eps = [...shownEndpoints(snap, deps)].map((e) => ({ id: e.id, provider: e.p }));
+  await deps.limiter.refresh(eps, deps.clock.now());
+}
+
+export function endpointViews(snap: Snapshot, deps: RoutingDeps): EndpointView[] {
+  const now = deps.clock.now();
+  const out: EndpointView[] = [];
+  for (const { id, p, key, model } of shownEndpoints(snap, deps)) {
+    const h = deps.tracker.peek(id);
+    const b = h?.breaker;
+    const usage = deps.limiter.usage({ id, provider: p }, now);
+    out.push({
+      id, provider: p.id, key: key === null ? null : maskKey(key), model,
+      state: !p.enabled ? 'disabled' : (b?.state(now) ?? 'closed'),
+      reason: b?.reason ?? null,
+      openUntil: b && b.openUntil > now ? new Date(b.openUntil).toISOString() : null,
+      consecutiveFailures: b?.consecutiveFailures ?? 0,
+      lastError: h?.lastError ? { class: h.lastError.cls, status: h.lastError.status, message: h.lastError.message, at: new Date(h.lastError.at).toISOString() } : null,
+      lastLatencyMs: h?.lastLatencyMs === null || h?.lastLatencyMs === undefined ? null : Math.round(h.lastLatencyMs),
+      inflight: h?.inflight ?? 0, successes: h?.successes ?? 0, failures: h?.failures ?? 0,
+      usage: { rpm: usage.rpm, rpd: usage.rpd, tpm: usage.tpm, tpd: usage.tpd },
+      limits: { ...p.limits },
     });
   }
   return out;

@@ -78,10 +78,26 @@ export async function admit(state: State, key: string, l: Limits, now: number, t
   };
 }
 
+/** The shared counters of one limited endpoint as last read from the state. */
+interface SharedUsage {
+  rpm: number;
+  rpd: number;
+  tpm: number;
+  tpd: number;
+  day: string;
+  at: number;
+}
+
+/** How long a read of the shared sliding windows is shown before it counts as stale. */
+const sharedFreshMs = 2_000;
+
 export class StateLimiter implements EndpointLimiter {
   readonly #state: State;
   readonly #local: MemoryLimiter;
   readonly #tz: () => string;
+  readonly #shared = new Map<string, SharedUsage>();
+  /** Reads in progress by endpoint id, so concurrent callers share one. */
+  readonly #reading = new Map<string, Promise<void>>();
 
   constructor(state: State, clock: Clock, timezone: () => string) {
     this.#state = state;
@@ -110,7 +126,52 @@ export class StateLimiter implements EndpointLimiter {
     };
   }
 
+  /**
+   * What this instance counted, raised to the shared counters last read from the state: those hold
+   * every instance's requests and, with `state: memory`, the ones restored after a restart. The day
+   * counters hold for the day they were read; the sliding windows for `sharedFreshMs`. A stale read
+   * starts a new one in the background for the next call.
+   */
   usage(ep: LimitedEndpoint, now: number): { rpm: number; rpd: number; tpm: number; tpd: number; inflight: number } {
-    return this.#local.usage(ep, now);
+    const local = this.#local.usage(ep, now);
+    if (!hasLimits(ep.provider.limits)) return local;
+    const s = this.#shared.get(ep.id);
+    if (!s || now - s.at > sharedFreshMs) void this.refresh([ep], now);
+    if (!s) return local;
+    const today = s.day === dayKey(now, this.#tz());
+    const fresh = now - s.at <= sharedFreshMs;
+    return {
+      rpm: fresh ? Math.max(local.rpm, s.rpm) : local.rpm,
+      tpm: fresh ? Math.max(local.tpm, s.tpm) : local.tpm,
+      rpd: today ? Math.max(local.rpd, s.rpd) : local.rpd,
+      tpd: today ? Math.max(local.tpd, s.tpd) : local.tpd,
+      inflight: local.inflight,
+    };
+  }
+
+  async refresh(eps: readonly LimitedEndpoint[], now: number): Promise<void> {
+    await Promise.all(eps.filter((ep) => hasLimits(ep.provider.limits)).map((ep) => {
+      let p = this.#reading.get(ep.id);
+      if (!p) {
+        p = this.#read(ep.id, now).finally(() => this.#reading.delete(ep.id));
+        this.#reading.set(ep.id, p);
+      }
+      return p;
+    }));
+  }
+
+  async #read(id: string, now: number): Promise<void> {
+    const day = dayKey(now, this.#tz());
+    try {
+      const [rpm, rpd, tpm, tpd] = await Promise.all([
+        this.#state.rate.peek(`rpm:${id}`, minute, now),
+        this.#state.day.get(`rpd:${id}`, day),
+        this.#state.rate.peek(`tpm:${id}`, minute, now),
+        this.#state.day.get(`tpd:${id}`, day),
+      ]);
+      this.#shared.set(id, { rpm, rpd, tpm, tpd, day, at: now });
+    } catch {
+      // Display only: the state adapter reports its own outages; keep the last read.
+    }
   }
 }

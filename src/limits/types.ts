@@ -24,6 +24,11 @@ export interface EndpointLimiter {
   acquire(ep: LimitedEndpoint, now: number): LimitPermit | LimitDenied | Promise<LimitPermit | LimitDenied>;
   /** Current usage for display (/health/upstream, /v1/status). */
   usage(ep: LimitedEndpoint, now: number): { rpm: number; rpd: number; tpm: number; tpd: number; inflight: number };
+  /**
+   * Read the shared counters of `eps` (other instances, or before a restart) so the next `usage`
+   * shows them. Optional: a limiter that only counts locally has nothing to read. Never rejects.
+   */
+  refresh?(eps: readonly LimitedEndpoint[], now: number): Promise<void>;
 }
 
 /** A limiter that admits everything (no limits configured anywhere). */

@@ -15,6 +15,14 @@ export interface PrincipalPermit {
 
 const noop: PrincipalPermit = { settle: () => {} };
 
+/**
+ * A calendar month's tokens are kept as a sliding window longer than any month, under a key that
+ * names the month: every token of this month is inside the window, and the key changes on the 1st.
+ * Not a day counter (`State.day`): those expire two days after their last write, so a key idle for
+ * three days would get its monthly budget back.
+ */
+const monthWindowMs = 32 * 86_400_000;
+
 function monthStart(now: number, tz: string): number {
   // The first day of next month, found by walking day starts (at most 31 steps, once per denial).
   let t = nextDayStart(now, tz);
@@ -40,7 +48,7 @@ export class PrincipalLimiter {
     if (b?.day !== undefined && (await this.#state.day.get(`budget:${p.id}`, day)) >= b.day) {
       throw new LlmuxError('LLMUX_ERR_BUDGET_EXCEEDED', `This API key has used its daily token budget (${b.day}); it renews at midnight (${tz}).`, { retryAfterS: (nextDayStart(now, tz) - now) / 1000 });
     }
-    if (b?.month !== undefined && (await this.#state.day.get(`budget:${p.id}`, month)) >= b.month) {
+    if (b?.month !== undefined && (await this.#state.rate.peek(`budget:${p.id}:${month}`, monthWindowMs, now)) >= b.month) {
       throw new LlmuxError('LLMUX_ERR_BUDGET_EXCEEDED', `This API key has used its monthly token budget (${b.month}); it renews on the 1st (${tz}).`, { retryAfterS: (monthStart(now, tz) - now) / 1000 });
     }
     let inner: PrincipalPermit = noop;
@@ -57,7 +65,7 @@ export class PrincipalLimiter {
         inner.settle(tokens);
         if (tokens > 0 && b) {
           if (b.day !== undefined) void state.day.add(`budget:${p.id}`, day, tokens).catch(() => undefined);
-          if (b.month !== undefined) void state.day.add(`budget:${p.id}`, month, tokens).catch(() => undefined);
+          if (b.month !== undefined) void state.rate.add(`budget:${p.id}:${month}`, tokens, monthWindowMs).catch(() => undefined);
         }
       },
     };

@@ -24,6 +24,9 @@ const homes: Record<string, string[]> = {
   ioredis: ['state/redis'],
   pg: ['store'],
   'node:sqlite': ['store'],
+  chokidar: ['config'],
+  'prom-client': ['observe'],
+  pino: ['observe'],
 };
 
 const adapters = ['state/redis', 'store/sqlite', 'store/postgres'];

@@ -14,7 +14,7 @@ import { endpointViews } from './http/upstream-view.ts';
 import { PrincipalLimiter } from './limits/keys.ts';
 import { ConcurrencyGate } from './limits/queue.ts';
 import { StateLimiter } from './limits/state-limiter.ts';
-import { createLogger, flushLogger, type Logger } from './observe/logger.ts';
+import { closeLogger, createLogger, flushLogger, type Logger } from './observe/logger.ts';
 import { Metrics } from './observe/metrics.ts';
 import { subscribeRequestLog } from './observe/request-log.ts';
 import { subscribeStoreLog } from './observe/store-log.ts';
@@ -32,6 +32,13 @@ import { Snapshots } from './boot/snapshots.ts';
 import { StoredKeys } from './boot/stored-keys.ts';
 import { startJobs } from './boot/jobs.ts';
 import { checkAll, discoverModels, startHealthChecks } from './boot/health-checks.ts';
+import { DebugSwitch } from './boot/debug-control.ts';
+import { watchFiles, type Watching } from './config/watch.ts';
+import { CaptureWriter } from './observe/capture.ts';
+import { adminPlugin } from './admin/plugin.ts';
+import type { AdminRuntime } from './admin/runtime.ts';
+import { probe } from './routing/probe.ts';
+import { endpointId } from './routing/planner.ts';
 
 export interface GatewayOptions {
   configPath?: string;
@@ -84,7 +91,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   if (!isLoopback(host) && snaps.current.clientKeys.size === 0 && !cfg.server.adminKey && !cfg.server.allowOpen) {
     throw new StartupError(`Refusing to listen on ${host} with no client key: anyone who can reach it could spend your upstream keys. Set server.keys (or server.adminKey) in the config, or server.allowOpen: true if you really want an open gateway.`);
   }
-  const log = opts.logger ?? createLogger({ level: cfg.log.level, file: cfg.log.file });
+  const log = opts.logger ?? createLogger({ level: cfg.log.level, file: cfg.log.file && path.resolve(cwd, cfg.log.file), timezone: cfg.server.timezone });
   for (const n of snaps.notes) log.info(n);
   const instance = randomUUID();
 
@@ -119,13 +126,19 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   }, instance);
   const writer = new RequestLogWriter(store, { onError: (e, info) => log.error({ err: e, rows: info.rows, dropped: info.dropped }, 'could not write the request log; retrying') });
   const unsubs = [subscribeRequestLog(log, instance), subscribeStoreLog(writer, instance)];
+  const debug = new DebugSwitch(() => snaps.current, store, cwd);
+  await debug.init();
+  const capture = new CaptureWriter({ instance, dir: () => debug.dir(), enabled: debug.enabled, timezone: tz, onError: (e, what) => log.warn({ err: e }, `debug capture: ${what}`) });
+  capture.start();
+  const watcher = watchConfig(snaps, debug, cwd, log);
+  await watcher.ready;
 
   const rt: HttpRuntime = {
     snapshot: () => snaps.current,
     deps,
     storedKey: keys.lookup,
     storedKeyCount: () => keys.count,
-    captureOn: () => false,
+    captureOn: debug.enabled,
     admit: (signal) => gate.acquire(signal),
     admitPrincipal: (p, now) => principals.admit(p, now),
     touched: (p) => keys.touch(p, clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
@@ -135,6 +148,26 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     metrics,
   };
   const app = buildApp(rt, { bodyLimit: snaps.current.bodyLimitBytes });
+  const admin: AdminRuntime = {
+    snapshot: () => snaps.current,
+    store,
+    deps,
+    reload: (reason) => snaps.reload(reason),
+    configStatus: () => snaps.status(),
+    debug,
+    concurrency: () => ({ active: gate.active, queued: gate.queued, max: gate.max }),
+    probeProvider: async (id) => {
+      const p = snaps.current.providers.get(id);
+      if (!p) return [];
+      const hc = snaps.current.config.healthCheck;
+      const model = p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
+      const keys = p.keys.length > 0 ? p.keys : [null];
+      return Promise.all(keys.map(async (key, i) => ({ ...(await probe(clients, { provider: p, key, model }, hc.mode === 'chat' && model ? 'chat' : 'models', hc.timeoutMs)), endpoint: endpointId(p, p.keyIds[i] ?? 'nokey', model) })));
+    },
+    log,
+    startedAt: clock.now(),
+  };
+  await app.register(adminPlugin(admin));
   const jobs = startJobs({ store, snaps, keys, log, clock });
   const hcDeps = { snaps, tracker, clients, log };
   if (cfg.healthCheck.onStartup) {
@@ -164,6 +197,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       await listening;
       jobs.stop();
       checks.stop();
+      await watcher.close();
+      await capture.close();
       breakerSync.stop();
       for (const u of unsubs) u();
       metrics.close();
@@ -172,12 +207,37 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       await state.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       await clients.close();
-      flushLogger(log);
+      if (opts.logger) flushLogger(log);
+      else await closeLogger(log);
     })();
     return closing;
   };
   if (opts.handleSignals) installSignals(close, log);
   return { url, app, deps, log, store, state, snapshot: () => snaps.current, reload: (r) => snaps.reload(r), close };
+}
+
+/**
+ * Hot reload (SPEC §3): the config file, `.env`, `DEBUG_MODE.txt` and watched sources; a valid change
+ * is in effect within 2 s, an invalid one is logged and the old snapshot keeps serving.
+ */
+function watchConfig(snaps: Snapshots, debug: DebugSwitch, cwd: string, log: Logger): Watching {
+  const file = snaps.current.file;
+  const debugFile = path.join(cwd, 'DEBUG_MODE.txt');
+  const files = [file ?? path.join(cwd, 'llmux.yaml'), path.join(cwd, '.env'), debugFile];
+  const dirs = snaps.current.config.sources.filter((s) => s.watch).map((s) => path.resolve(cwd, s.path));
+  return watchFiles({
+    files,
+    dirs,
+    onChange: async (paths) => {
+      if (paths.includes(debugFile)) log.info({ on: await debug.refreshFile() }, 'DEBUG_MODE.txt changed: debug capture follows it');
+      if (paths.some((p) => p !== debugFile)) {
+        const r = await snaps.reload('files changed');
+        if (r.ok) log.info({ version: r.version, changed: paths.map((p) => path.relative(cwd, p)) }, 'config reloaded');
+        else log.error({ error: r.error }, 'config change rejected: the previous config keeps serving');
+      }
+    },
+    onError: (e) => log.warn({ err: e }, 'file watcher problem'),
+  });
 }
 
 /** Resolves when no request is in flight, or after `ms`. */

@@ -27,7 +27,8 @@ export class Snapshots {
   #clashes: string[] = [];
   #notes: string[];
   #listeners: Array<(s: Snapshot) => void> = [];
-  #reloading: Promise<ReloadResult> | null = null;
+  /** Reloads run one after another; each caller gets a reload that started after its call. */
+  #chain: Promise<unknown> = Promise.resolve();
   /** Model lists found by discovery (`models: auto | free`), by provider id. */
   #discovered = new Map<string, readonly string[]>();
 
@@ -61,12 +62,14 @@ export class Snapshots {
     return this.reload('store attached');
   }
 
-  /** Re-read everything; concurrent calls share one reload. */
+  /**
+   * Re-read everything. Serialised: a call made while a reload runs gets a fresh reload after it, so
+   * it always sees the writes made before the call (the admin API relies on that to roll back).
+   */
   reload(reason: string): Promise<ReloadResult> {
-    this.#reloading ??= this.#doReload(reason).finally(() => {
-      this.#reloading = null;
-    });
-    return this.#reloading;
+    const next = this.#chain.then(() => this.#doReload(reason));
+    this.#chain = next.catch(() => undefined);
+    return next;
   }
 
   async #doReload(reason: string): Promise<ReloadResult> {

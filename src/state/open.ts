@@ -9,7 +9,6 @@
  */
 import type { Clock } from '../core/clock.ts';
 import { MemoryState } from './memory.ts';
-import { openRedisState } from './redis/state.ts';
 import type { State, StateLogger } from './types.ts';
 
 export interface OpenStateOptions {
@@ -27,6 +26,10 @@ export interface OpenStateOptions {
 
 export async function openState(url: string, opts: OpenStateOptions = {}): Promise<State> {
   if (url === 'memory') return new MemoryState(opts.clock ? { clock: opts.clock } : {});
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedisState(url, opts);
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    // Loaded on demand: a single instance on memory state never loads the Redis client.
+    const { openRedisState } = await import('./redis/state.ts');
+    return openRedisState(url, opts);
+  }
   throw new Error(`unknown state "${url.replace(/\/\/[^@/]*@/, '//***@')}": use memory or redis://host:port`);
 }

@@ -8,8 +8,6 @@
  * The SQL stores are migrated before the promise resolves.
  */
 import { MemoryStore } from './memory.ts';
-import { openPostgresDriver } from './postgres/driver.ts';
-import { openSqliteDriver } from './sqlite/driver.ts';
 import { migrate } from './sql/migrate.ts';
 import { SqlStore } from './sql/store.ts';
 import type { SqlDriver } from './sql/driver.ts';
@@ -22,8 +20,11 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
     if (!path) throw new Error('store URL "sqlite:" needs a path, for example sqlite:./data/llmux.db');
+    // Drivers load on demand: a gateway on SQLite never pays for pg's memory, and the reverse.
+    const { openSqliteDriver } = await import('./sqlite/driver.ts');
     driver = await openSqliteDriver(path, { busyTimeoutMs: opts.busyTimeoutMs });
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { openPostgresDriver } = await import('./postgres/driver.ts');
     driver = await openPostgresDriver(url, { schema: opts.schema, poolSize: opts.poolSize });
   } else {
     throw new Error(`unknown store "${redactUrl(url)}": use sqlite:./path.db, postgres://… or memory`);

@@ -148,11 +148,11 @@ function verdicts(r: RunReport): Verdict[] {
     const name = mode === 'json' ? 'non-stream' : 'stream';
     const ratio = (l?.rps ?? NaN) / (b?.rps ?? NaN);
     out.push({ check: `${name} RPS at c=${c}, llmux/bare`, budget: '≥ 0.75', measured: fmt(ratio), pass: judge(ratio, (v) => v >= 0.75) });
-    const p99 = (l?.p99 ?? NaN) / (b?.p99 ?? NaN);
-    out.push({ check: `${name} p99 at c=${c}, llmux/bare`, budget: '≤ 2.0', measured: `${fmt(p99)} (${fmt(l?.p99)} vs ${fmt(b?.p99)} ms)`, pass: judge(p99, (v) => v <= 2) });
-    // CPU per request means nothing when the answers were errors (a 503 from an open breaker is cheap).
+    // Latency and CPU per request mean little when many answers were errors (an open breaker's 503).
     const errorsOnly = (l?.errorShare ?? 0) > 0.01;
     const cpuNote = errorsOnly ? ` (${fmt((l?.errorShare ?? 0) * 100, 0)} % of answers were errors)` : '';
+    const p99 = (l?.p99 ?? NaN) / (b?.p99 ?? NaN);
+    out.push({ check: `${name} p99 at c=${c}, llmux/bare`, budget: '≤ 2.0', measured: `${fmt(p99)} (${fmt(l?.p99)} vs ${fmt(b?.p99)} ms)${cpuNote}`, pass: errorsOnly ? undefined : judge(p99, (v) => v <= 2) });
     out.push({ check: `${name} llmux CPU per request at c=${c}`, budget: '≤ 150 µs', measured: `${fmt(l?.cpuUs, 0)} µs${cpuNote}`, pass: errorsOnly ? undefined : judge(l?.cpuUs, (v) => v <= 150) });
   }
   const mem = r.memory.find((m) => m.target === 'llmux');
@@ -193,7 +193,12 @@ function profileSection(r: RunReport): string[] {
     lines.push('No profile in this run. `npm run bench -- --profile` runs llmux with `--cpu-prof` and lists its top 15 self-time functions here.', '');
     return lines;
   }
-  lines.push('Top 15 functions by self time in llmux over the whole run (`--cpu-prof`, self time summed per function and file).', '', '| # | self ms | self % | function | where |', '|---:|---:|---:|---|---|');
+  lines.push('Top 15 functions by self time in llmux over the whole run (`--cpu-prof`, self time summed per function and file).', '');
+  const llmuxCells = r.cells.filter((c) => c.target === 'llmux');
+  const answers = llmuxCells.reduce((n, c) => n + c.load.requests + c.load.errors + c.load.non2xx, 0);
+  const errors = llmuxCells.reduce((n, c) => n + c.load.errors + c.load.non2xx, 0);
+  if (errors > 0.01 * answers) lines.push(`> ${fmt((errors / Math.max(1, answers)) * 100, 0)} % of llmux's answers under load were errors: this profile is mostly of its error path.`, '');
+  lines.push( '| # | self ms | self % | function | where |', '|---:|---:|---:|---|---|');
   r.profile.forEach((p, i) => lines.push(`| ${i + 1} | ${fmt(p.selfMs, 1)} | ${fmt(p.pct, 1)} | \`${p.functionName || '(anonymous)'}\` | ${p.where} |`));
   return [...lines, ''];
 }
@@ -210,7 +215,7 @@ const SETUP = [
   '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop.',
   '- **llmux**: `node src/cli.ts serve --config bench/llmux.bench.yaml`: a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
   '',
-  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree). llmux output goes to `bench/results/llmux.log`.',
+  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
   '',
 ];
 
@@ -218,7 +223,7 @@ export function renderReport(r: RunReport): string {
   const m = r.machine;
   const head = [`# ${r.title}`, '', `${r.date} · Node ${m.node} · ${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB`, '', r.settings, ''];
   const invalid = r.checks.filter((c) => !c.ok);
-  if (invalid.length) head.push(`> **RUN INVALID**: bodies differ through ${[...new Set(invalid.map((c) => c.target))].join(', ')} (see Correctness).`, '');
+  if (invalid.length) head.push(`> **RUN INVALID**: bodies differ through ${[...new Set(invalid.map((c) => c.target))].join(', ')} (see Correctness). First: ${invalid[0]?.mode} ${invalid[0]?.detail.slice(0, 300)}`, '');
   for (const n of r.notes) head.push(`> ${n}`, '');
   const noise = median(r.cells.map((c) => c.noisePct));
   if (noise >= 15) head.push(`> The machine was busy with other work during this run (median ${fmt(noise, 0)} % of a core used by other processes): throughput and latency are noisier than usual; CPU µs/req is the steadiest figure.`, '');

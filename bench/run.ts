@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF]`
+ * `node bench/run.ts --render [FILE] [--write]` renders the report again from a saved run.
  *
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
  * several connection counts (autocannon, in this process), bodies byte for byte, time to first
@@ -7,7 +8,7 @@
  * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
@@ -166,7 +167,21 @@ function newReport(o: Options, tree: string): RunReport {
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
+/** `--render FILE [--write]`: the report again from a saved run (bench/results/last-run.json), no load. */
+function rerender(argv: string[]): boolean {
+  const i = argv.indexOf('--render');
+  if (i < 0) return false;
+  const file = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? argv[i + 1] : undefined;
+  const r = JSON.parse(readFileSync(file ?? resultsPath('last-run.json'), 'utf8')) as RunReport;
+  const out = argv.includes('--write') ? join(ROOT, 'BENCHMARKS.md') : resultsPath('rendered.md');
+  writeFileSync(out, renderReport(r));
+  process.stdout.write(`${renderLoadTables(r)}\n`);
+  log(`report written to ${out}`);
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (rerender(process.argv.slice(2))) return;
   const o = parseOptions(process.argv.slice(2));
   installCleanup();
   mkdirSync(resultsPath(), { recursive: true });
@@ -202,6 +217,7 @@ async function main(): Promise<void> {
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);
   const out = o.write ? join(ROOT, 'BENCHMARKS.md') : resultsPath('quick.md');
+  writeFileSync(resultsPath('last-run.json'), JSON.stringify(r));
   writeFileSync(out, renderReport(r));
   process.stdout.write(`\n${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);

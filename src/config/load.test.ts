@@ -180,3 +180,13 @@ test('a client key expiresAt that is not a date is a problem at its path', bound
     assert.match(problems[0] ?? '', /^server\.keys\[0\]\.expiresAt: /);
   });
 });
+
+test('provider headers that HTTP cannot carry are problems at their path', bounded, async () => {
+  const cfg = { providers: [{ id: 'a', baseUrl: 'http://127.0.0.1:9', headers: { 'x-team': 'a\r\nx-injected: 1', 'bad name': 'x', 'x-ok': 'fine' } }] };
+  await withDir({ 'llmux.json': JSON.stringify(cfg) }, async (dir) => {
+    const problems = await problemsOf(loadConfig({ cwd: dir, env: {} }));
+    assert.ok(problems.some((p) => p.startsWith('providers[0].headers.x-team:') && /CR, LF/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('providers[0].headers') && /header name/.test(p)), problems.join('\n'));
+    assert.equal(problems.length, 2, problems.join('\n'));
+  });
+});

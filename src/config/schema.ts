@@ -81,6 +81,14 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/** Checked at load: a bad header would otherwise fail every request to the provider (UND_ERR_INVALID_ARG). */
+const headerValue = z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value may not contain CR, LF or NUL');
+const headersSchema = z.record(z.string(), headerValue).superRefine((h, ctx) => {
+  for (const name of Object.keys(h)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid HTTP header name' });
+  }
+});
+
 export const providerSchema = z
   .object({
     id: z.string().regex(idPattern, 'use lower-case letters, digits, "_" and "-"'),
@@ -96,7 +104,7 @@ export const providerSchema = z
     retries: z.number().int().min(0).max(10).default(0),
     params: z.record(z.string(), z.unknown()).default({}),
     stream: z.boolean().nullable().default(null),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headersSchema.default({}),
     proxy: z.string().nullable().optional().describe('an http(s) proxy URL, or "none" to bypass the default proxy'),
     priority: z.number().int().default(0),
     weight: z.number().positive().default(1),

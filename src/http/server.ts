@@ -58,7 +58,14 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   // Every body is read raw; the dialect parses it (with repair) so errors carry `param` and position.
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (req, body, done) => {
+    // Compressed request bodies are refused, not inflated: no gzip bomb, no unbounded output (I2).
+    const enc = req.headers['content-encoding'];
+    if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+      return done(new LlmuxError('LLMUX_ERR_UNSUPPORTED_MEDIA', 'Compressed request bodies (Content-Encoding) are not supported: send the JSON uncompressed.'), undefined);
+    }
+    done(null, body);
+  });
   app.setErrorHandler(errorHandler(rt.log));
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, new LlmuxError('LLMUX_ERR_NOT_FOUND', `Unknown endpoint ${req.method} ${req.url.split('?')[0]}. llmux serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models.`));

@@ -6,6 +6,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.ts';
 import { startTestGateway, providerFor, post, type TestGateway } from '../fakes/gateway.ts';
 
@@ -158,6 +159,17 @@ test('an empty body is 400', bounded, async () => {
   const noType = await fetch(chatUrl, { method: 'POST' });
   assert.equal(noType.status, 400);
   assertErrorShape(await noType.json(), 'no body, no content-type');
+});
+
+test('a compressed request body is 415, never inflated', bounded, async () => {
+  const res = await fetch(chatUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(chat)) });
+  assert.equal(res.status, 415);
+  const json: any = await res.json();
+  assertErrorShape(json, 'gzip');
+  assert.equal(json.error.code, 'unsupported_media_type');
+  assert.equal(a.requests.length, 0);
+  const identity = await post(chatUrl, chat, { 'content-encoding': 'identity' });
+  assert.equal(identity.status, 200);
 });
 
 test('a body that is not an object is 400', bounded, async () => {

@@ -2,7 +2,7 @@
  * What the kernel says about a process: CPU time (utime + stime, its threads and descendants
  * included) and resident memory, read from /proc (Linux only).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 
@@ -107,6 +107,44 @@ export class NoiseMeter {
   stop(): number {
     const foreign = machineBusyMicros() - this.busy0 - (this.ours() - this.ours0);
     return Math.max(0, (foreign / ((performance.now() - this.t0) * 1000)) * 100);
+  }
+}
+
+/**
+ * Whether `pid` (or a descendant) holds the listening TCP socket of `port` on 127.0.0.1: the
+ * health check alone could be answered by another process that got the port first.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readOr(table, '').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(`:${hexPort}`) && f[3] === '0A' && f[9]) inodes.add(f[9]);
+    }
+  }
+  const todo = [pid];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${p}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      const m = /^socket:\[(\d+)\]$/.exec(readLink(`/proc/${p}/fd/${fd}`));
+      if (m?.[1] && inodes.has(m[1])) return true;
+    }
+    todo.push(...childrenOf(p));
+  }
+  return false;
+}
+
+function readLink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { announced, freePort, ROOT, spawnNode, StartError, waitHealthy } from './children.ts';
 import type { Child } from './children.ts';
 import type { MatrixTarget } from './matrix.ts';
+import { listensOn } from './proc.ts';
 
 export const CLIENT_KEY = 'sk-llmux-bench';
 const AUTH = { authorization: `Bearer ${CLIENT_KEY}` };
@@ -61,6 +62,7 @@ export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOpti
   const child = spawnNode('llmux', 'src/cli.ts', args, { cpu: o.cpu, env: llmuxEnv(upstreamPort, dir), nodeFlags, logFile: o.logFile, cwd: o.tree });
   try {
     await waitHealthy(child, `http://127.0.0.1:${port}/health`, 20_000);
+    if (!listensOn(child.pid, port)) throw new StartError(`port ${port} answers /health, but not from llmux (pid ${child.pid}): ${child.tail().slice(-600)}`);
     return { started: { child, port } };
   } catch (err) {
     if (!(err instanceof StartError)) throw err;

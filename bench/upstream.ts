@@ -11,7 +11,8 @@
  * - `bench-slow`: role and first content at once, then one content event per second until the
  *   client leaves or `--slow-hold-ms` passes (memory with many open streams).
  *
- * `GET /bench/stats` tells how many slow streams are open (`{"openSlowStreams":N}`).
+ * `GET /bench/stats` tells how many slow streams are open, and how many connections and requests
+ * the upstream has seen (`{"openSlowStreams":N,"connections":N,"requests":N}`).
  *
  * Bodies are fixed bytes, so a proxy that changes them is caught by a byte comparison.
  */
@@ -145,7 +146,7 @@ function answer(req: IncomingMessage, res: ServerResponse, raw: string): void {
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   if (req.method === 'GET' && req.url === '/bench/stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ openSlowStreams: openSlow }));
+    res.end(JSON.stringify({ openSlowStreams: openSlow, connections, requests }));
     return;
   }
   if (req.method === 'GET' && req.url?.endsWith('/models')) {
@@ -163,6 +164,11 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   req.on('end', () => answer(req, res, Buffer.concat(parts).toString('utf8')));
 });
 server.maxConnections = 20_000;
+/** Connections accepted and requests served so far: a proxy that pools should open few. */
+let connections = 0;
+let requests = 0;
+server.on('connection', () => connections++);
+server.on('request', () => requests++);
 server.listen(argValue('--port', 0), '127.0.0.1', () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

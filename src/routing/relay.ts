@@ -136,7 +136,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       if (cur !== null && lastEnd > from) segments.push((cur as Buffer).subarray(from, lastEnd));
       if (st.committed) return write(segments);
       if (st.inband) return failPre(st.inband.cls, st.inband.message);
-      if (st.sawDone) return failPre('transient', 'the upstream stream ended before any content');
+      // A fast upstream may send the whole answer, [DONE] included, in one chunk: content first wins.
+      if (st.sawDone && !st.commitNow) return failPre('transient', 'the upstream stream ended before any content');
       for (const seg of segments) {
         st.held.push(seg);
         st.heldBytes += seg.length;

@@ -101,7 +101,7 @@ test('after cooldownMs exactly one probe goes to the endpoint; its success close
     clock.advance(1);
     assert.equal((await endpoint(gw, 'a')).state, 'half-open');
     const before = a.requests.length;
-    a.enqueue({ delayMs: 400 });
+    a.enqueue({ delayMs: 800 });
     const probe = ask(gw);
     while (a.requests.length === before) await new Promise((r) => setTimeout(r, 5));
     const others = await Promise.all([ask(gw), ask(gw)]);

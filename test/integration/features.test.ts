@@ -201,13 +201,14 @@ test('balance least-busy: while one endpoint is busy, the others take the reques
 });
 
 test('balance least-latency: after measuring both, the faster endpoint takes the requests', bounded, async () => {
-  a.configure({ latencyMs: 150 });
+  a.configure({ latencyMs: 300 });
   await withGateway({
     providers: [providerFor('a', a.baseUrl), providerFor('b', b.baseUrl)],
     routes: [{ name: 'll', balance: 'least-latency', targets: [{ provider: 'a' }, { provider: 'b' }] }],
   }, async (gw) => {
     const t = await tally(gw, 'll', 10);
-    assert.deepEqual(t, { a: 1, b: 9 }, 'one request each to measure, then all to the faster one');
+    // One request each to measure, then the faster one (a second on a only if b ever measured slower).
+    assert.ok((t.a ?? 0) >= 1 && (t.a ?? 0) <= 2 && (t.b ?? 0) >= 8, JSON.stringify(t));
   });
 });
 

@@ -63,7 +63,11 @@ export function authenticate(headers: IncomingHttpHeaders, snap: Snapshot, store
 }
 
 /** May this principal call this route? (`models` on a client key lists allowed routes.) */
+export function modelAllowed(p: ClientPrincipal | null, model: string): boolean {
+  return !p?.models || p.models.length === 0 || p.models.includes(model) || p.models.includes('*');
+}
+
 export function checkModelAllowed(p: ClientPrincipal | null, model: string): void {
-  if (!p?.models || p.models.length === 0 || p.models.includes(model) || p.models.includes('*')) return;
-  throw new LlmuxError('LLMUX_ERR_MODEL_FORBIDDEN', `This API key may not use the model "${model}"; allowed: ${p.models.join(', ')}.`, { param: 'model' });
+  if (modelAllowed(p, model)) return;
+  throw new LlmuxError('LLMUX_ERR_MODEL_FORBIDDEN', `This API key may not use the model "${model}"; allowed: ${(p?.models ?? []).join(', ')}.`, { param: 'model' });
 }

@@ -12,7 +12,7 @@ import { parseJsonBody, stripForbidden, validateChat, validateCompletion, valida
 import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
-import { authenticate, checkModelAllowed, type StoredKeyLookup } from './auth.ts';
+import { authenticate, checkModelAllowed, modelAllowed, type StoredKeyLookup } from './auth.ts';
 import { clientErrorHandler, errorHandler, sendError, toLlmuxError } from './errors.ts';
 import { endpointViews, refreshUsage, statusView } from './upstream-view.ts';
 
@@ -79,9 +79,11 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
 
   app.get('/v1/models', async (req) => {
     const snap = rt.snapshot();
-    authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+    const principal = authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
     const created = Math.floor(snap.loadedAt / 1000);
-    return { object: 'list', data: listModels(snap).map((m) => ({ id: m.id, object: 'model', created, owned_by: m.owned_by })) };
+    // A key limited to some models sees only those.
+    const models = listModels(snap).filter((m) => modelAllowed(principal, m.id));
+    return { object: 'list', data: models.map((m) => ({ id: m.id, object: 'model', created, owned_by: m.owned_by })) };
   });
   app.get('/health', async () => ({ status: rt.draining ? 'draining' : 'ok' }));
   app.get('/health/upstream', async () => {

@@ -103,6 +103,13 @@ test('a key limited to models [chat] calling another model is 403 before any ups
   assert.equal(a.requests.length, 0);
 });
 
+test('GET /v1/models shows a limited key only the models it may call', bounded, async () => {
+  const limited: any = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer client-key-chat-only' } })).json();
+  assert.deepEqual(limited.data.map((m: any) => m.id), ['chat']);
+  const full: any = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer client-key-plain' } })).json();
+  assert.ok(full.data.length > 1);
+});
+
 test('an expired key is 401 key_expired; one expiring in the future works', bounded, async () => {
   const r = await post(`${gw.url}/v1/chat/completions`, chat(), { authorization: 'Bearer client-key-expired' });
   assert.equal(r.status, 401);

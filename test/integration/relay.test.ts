@@ -17,8 +17,17 @@ let gw: TestGateway;
 before(async () => {
   [a, b] = await Promise.all([startFakeUpstream({ name: 'a' }), startFakeUpstream({ name: 'b' })]);
   gw = await startTestGateway({
-    providers: [providerFor('a', a.baseUrl, { breaker: { failures: 100 } }), providerFor('b', b.baseUrl)],
-    routes: [{ name: 'r', targets: [{ provider: 'a', priority: 0 }, { provider: 'b', priority: 1 }] }],
+    providers: [
+      providerFor('a', a.baseUrl, { breaker: { failures: 100 } }),
+      providerFor('b', b.baseUrl),
+      providerFor('idle', a.baseUrl, { timeout: { idleMs: 300 }, breaker: { failures: 100 } }),
+      providerFor('rsn', a.baseUrl, { reasoning: 'include', reasoningField: 'reasoning_content' }),
+    ],
+    routes: [
+      { name: 'r', targets: [{ provider: 'a', priority: 0 }, { provider: 'b', priority: 1 }] },
+      { name: 'idle', targets: [{ provider: 'idle' }] },
+      { name: 'rsn', targets: [{ provider: 'rsn' }] },
+    ],
   });
 });
 after(async () => {
@@ -100,4 +109,32 @@ test('a stream whose only content is "[DONE]" as text commits and completes', bo
   const r = await streamText();
   assert.equal(r.provider, 'a');
   assert.equal(r.text, '[DONE]');
+});
+
+test('a stream that stalls after commit ends with an error event once idleMs passes', bounded, async () => {
+  a.enqueue({ text: 'one two three four', stallAfterEvents: 3 });
+  const t0 = Date.now();
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'idle', messages: msgs, stream: true }) });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const events = parseSseJson(text);
+  const last = events[events.length - 1];
+  assert.equal(last.error?.code, 'upstream_timeout', text);
+  assert.ok(!text.includes('[DONE]'), 'a cut stream never ends as if complete');
+  // undici checks its timeouts on a ~1 s tick: allow for it.
+  assert.ok(Date.now() - t0 < 3_000, `took ${Date.now() - t0} ms`);
+  assert.ok((await a.waitForAbort(2_000)).aborted, 'the upstream request is closed');
+});
+
+test('reasoning: include is sent, and reasoning is renamed to reasoningField in streams and bodies', bounded, async () => {
+  a.enqueue({ events: [chunk({ role: 'assistant', reasoning: 'let me think' }), chunk({ content: 'answer' }), chunk({}, 'stop'), '[DONE]'] });
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'rsn', messages: msgs, stream: true }) });
+  const events = parseSseJson(await res.text());
+  assert.equal(a.requests[0]!.body.include_reasoning, true);
+  assert.equal(events[0].choices[0].delta.reasoning_content, 'let me think');
+  assert.equal('reasoning' in events[0].choices[0].delta, false);
+  a.enqueue({ body: { id: 'x', object: 'chat.completion', created: 1, model: 'mock-small', choices: [{ index: 0, message: { role: 'assistant', content: 'answer', reasoning: 'hmm' }, finish_reason: 'stop' }] } });
+  const data: any = await gw.client().chat.completions.create({ model: 'rsn', messages: msgs });
+  assert.equal(data.choices[0].message.reasoning_content, 'hmm');
+  assert.equal(data.choices[0].message.content, 'answer');
 });

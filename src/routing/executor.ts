@@ -81,7 +81,8 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
       if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
       r = await tryOnce(ctx, deps, ep, onCommit, upstream);
       if (r.type === 'done') break;
-      if (!isNetworkClass(r.cls)) break;
+      // Retries are for a network blip, not for an endpoint whose breaker this very failure opened.
+      if (!isNetworkClass(r.cls) || ep.health.breaker.state(deps.clock.now()) === 'open') break;
     }
     if (r === null) {
       ep.health.breaker.release();

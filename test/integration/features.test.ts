@@ -296,6 +296,22 @@ test('per-provider retries retry the same endpoint on connect errors', bounded, 
   }
 });
 
+test('retries stop once the endpoint\'s breaker opens, and the request fails over', bounded, async () => {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const dead = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  await withGateway({
+    providers: [providerFor('dead', `http://127.0.0.1:${dead}/v1`, { retries: 5, breaker: { failures: 2 } }), providerFor('b', b.baseUrl)],
+    routes: [{ name: 'rc', targets: [{ provider: 'dead', priority: 0 }, { provider: 'b', priority: 1 }] }],
+  }, async (gw) => {
+    const r = await post(`${gw.url}/v1/chat/completions`, { model: 'rc', messages: msgs });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-llmux-provider'), 'b', 'retries did not eat every attempt');
+    assert.equal(r.headers.get('x-llmux-attempts'), '3', 'two tries on dead opened its breaker');
+  });
+});
+
 test('embeddings pass through with the SDK', bounded, async () => {
   await withGateway({ providers: [providerFor('a', a.baseUrl, { models: ['mock-embed'] })] }, async (gw) => {
     const e = await gw.client().embeddings.create({ model: 'mock-embed', input: ['hello', 'world'] });

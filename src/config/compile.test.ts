@@ -66,9 +66,9 @@ test('the proxy: the global one by default, the provider\'s own, or "none"', bou
   const s = snap({
     proxy: 'http://127.0.0.1:3128',
     providers: [
-      { id: 'a', baseUrl: 'http://127.0.0.1:9' },
-      { id: 'b', baseUrl: 'http://127.0.0.1:9', proxy: 'http://127.0.0.1:8888' },
-      { id: 'c', baseUrl: 'http://127.0.0.1:9', proxy: 'none' },
+      { id: 'a', baseUrl: 'https://api.example.com' },
+      { id: 'b', baseUrl: 'https://api.example.com', proxy: 'http://127.0.0.1:8888' },
+      { id: 'c', baseUrl: 'https://api.example.com', proxy: 'none' },
     ],
   });
   assert.equal(s.providers.get('a')?.proxy, 'http://127.0.0.1:3128');
@@ -117,4 +117,22 @@ test('maskKey shows enough to recognise a key, never the middle', bounded, () =>
   assert.equal(maskKey('sk-canary-0123456789abcdef'), 'sk-…cdef');
   assert.equal(maskKey('AIzaSyCanary0123456789'), 'AIz…6789');
   assert.equal(maskKey('short'), '…rt');
+});
+
+test('the default proxy is not used for loopback upstreams; a provider\'s own proxy is', bounded, () => {
+  const s = snap({
+    proxy: 'http://proxy.internal:3128',
+    providers: [
+      { id: 'local', type: 'ollama' },
+      { id: 'loop', baseUrl: 'http://localhost:8000/v1' },
+      { id: 'v6', baseUrl: 'http://[::1]:8000/v1' },
+      { id: 'forced', baseUrl: 'http://127.0.0.1:8000/v1', proxy: 'http://127.0.0.1:8888' },
+      { id: 'remote', baseUrl: 'https://api.example.com/v1' },
+    ],
+  });
+  assert.equal(s.providers.get('local')?.proxy, null);
+  assert.equal(s.providers.get('loop')?.proxy, null);
+  assert.equal(s.providers.get('v6')?.proxy, null);
+  assert.equal(s.providers.get('forced')?.proxy, 'http://127.0.0.1:8888');
+  assert.equal(s.providers.get('remote')?.proxy, 'http://proxy.internal:3128');
 });

@@ -105,6 +105,11 @@ export function normaliseBaseUrl(raw: string): { origin: string; basePath: strin
   return { origin: u.origin, basePath: p, baseUrl: u.origin + p };
 }
 
+function isLoopbackOrigin(origin: string): boolean {
+  const host = new URL(origin).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 export function parseSize(v: number | string): number {
@@ -129,7 +134,10 @@ function compileProvider(p: ProviderConfig, cfg: Config, index: number, problems
   const keys = (typeof p.keys === 'string' ? [p.keys] : (p.keys ?? [])).filter((k) => k.length > 0);
   // No list: the caller's model passes through (targets without a model then use it).
   const models = Array.isArray(p.models) ? p.models : (discovered?.get(p.id) ?? []);
-  const proxyRaw = p.proxy === undefined || p.proxy === null ? cfg.proxy ?? null : p.proxy;
+  // The default proxy (often HTTP_PROXY from the environment) never carries loopback traffic, as
+  // curl and every NO_PROXY default agree; a provider's own `proxy` is taken as meant.
+  const ownProxy = p.proxy !== undefined && p.proxy !== null;
+  const proxyRaw = ownProxy ? p.proxy! : isLoopbackOrigin(url.origin) ? null : cfg.proxy ?? null;
   return {
     id: p.id,
     name: p.name ?? p.id,

@@ -406,6 +406,10 @@ test('an outbound HTTP proxy: the request goes through it', bounded, async () =>
       await gw.client().chat.completions.create({ model: 'mock-small', messages: msgs });
       assert.equal(tunnels.length, 1, 'proxy: none bypasses the default proxy');
     });
+    await withGateway({ proxy: proxyUrl, providers: [providerFor('a', a.baseUrl)] }, async (gw) => {
+      await gw.client().chat.completions.create({ model: 'mock-small', messages: msgs });
+      assert.equal(tunnels.length, 1, 'the default proxy (HTTP_PROXY) never carries loopback traffic');
+    });
   } finally {
     proxy.closeAllConnections();
     await new Promise<void>((r) => proxy.close(() => r()));

@@ -41,9 +41,29 @@ test('a small bare number in x-ratelimit-reset is seconds, not an epoch', bounde
   assert.equal(retryAfterMs({ 'x-ratelimit-reset': '20' }, now), 20_000);
 });
 
-test('the longest stated wait wins', bounded, () => {
-  const h = { 'retry-after': '2', 'retry-after-ms': '500', 'x-ratelimit-reset-requests': '6m0s', 'x-ratelimit-reset-tokens': '1s' };
-  assert.equal(retryAfterMs(h, now), 360_000);
+test('retry-after-ms or retry-after, when sent, is taken as it is over any reset header', bounded, () => {
+  const h = { 'retry-after': '2', 'x-ratelimit-reset-requests': '6m0s', 'x-ratelimit-remaining-requests': '0' };
+  assert.equal(retryAfterMs(h, now), 2_000);
+  assert.equal(retryAfterMs({ ...h, 'retry-after-ms': '1500' }, now), 1_500, 'retry-after-ms is the more precise one');
+  assert.equal(retryAfterMs({ ...h, 'retry-after-ms': 'junk' }, now), 2_000);
+});
+
+test('without retry-after, the reset of the limit that ran out: a requests 429 is not benched for the tokens reset', bounded, () => {
+  // What OpenAI sends: requests exhausted (back in 1 s), tokens plentiful but "full again" in 6 minutes.
+  const h = {
+    'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s',
+    'x-ratelimit-remaining-tokens': '149000', 'x-ratelimit-reset-tokens': '6m0s',
+  };
+  assert.equal(retryAfterMs(h, now), 1_000);
+  const tokens = { ...h, 'x-ratelimit-remaining-requests': '12', 'x-ratelimit-remaining-tokens': '0' };
+  assert.equal(retryAfterMs(tokens, now), 360_000);
+  const both = { ...h, 'x-ratelimit-remaining-tokens': '0' };
+  assert.equal(retryAfterMs(both, now), 360_000, 'both ran out: wait for the later one');
+});
+
+test('without retry-after and no limit marked as run out, the shortest reset', bounded, () => {
+  assert.equal(retryAfterMs({ 'x-ratelimit-reset-requests': '20s', 'x-ratelimit-reset-tokens': '2s' }, now), 2_000);
+  assert.equal(retryAfterMs({ 'x-ratelimit-reset': '30', 'x-ratelimit-remaining': '0' }, now), 30_000);
 });
 
 test('no usable header gives undefined', bounded, () => {
@@ -63,4 +83,6 @@ test('negative or empty values are ignored, never a wait in the past', bounded, 
   assert.equal(retryAfterMs({ 'retry-after-ms': '-1' }, now), undefined);
   assert.equal(retryAfterMs({ 'retry-after': '' }, now), undefined);
   assert.equal(retryAfterMs({ 'retry-after': '-5', 'retry-after-ms': '300' }, now), 300);
+  assert.equal(retryAfterMs({ 'retry-after-ms': '-1', 'retry-after': '4' }, now), 4_000);
+  assert.equal(retryAfterMs({ 'retry-after': '-5', 'x-ratelimit-reset-requests': '3s' }, now), 3_000);
 });

@@ -1,7 +1,14 @@
 /**
- * How long an upstream asks us to wait, from its headers: `retry-after-ms` (float ms), `retry-after`
- * (seconds or an HTTP date), `x-ratelimit-reset-requests|tokens` (durations such as `6m0s`, `12ms`,
- * `1.5s`, or epoch seconds). The longest stated wait wins. Returns ms, or undefined when none is given.
+ * How long an upstream asks us to wait, from its headers, in ms (undefined when none says):
+ * 1. `retry-after-ms` (float ms), else `retry-after` (seconds or an HTTP date): the server's own
+ *    statement about this answer, taken as it is;
+ * 2. else the `x-ratelimit-reset-*` of the limit that ran out (`x-ratelimit-remaining-requests: 0`
+ *    → `x-ratelimit-reset-requests`; tokens likewise). A reset says when a limit is *full* again,
+ *    not when the next request fits: OpenAI sends `x-ratelimit-reset-tokens: 6m0s` next to a
+ *    requests 429 that clears in a second, and the longest reset would bench the key for six
+ *    minutes. With no limit marked as run out, the shortest reset is used; if that is too soon, the
+ *    next 429 says so and extends the breaker (a longer wait always extends, never shortens).
+ * Durations look like `6m0s`, `1.5s`, `12ms`, or are epoch seconds.
  */
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -30,27 +37,37 @@ export function parseDuration(s: string, now: number): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** `retry-after-ms`, else `retry-after`: the server's own statement of when to come back. */
+function statedWait(headers: Headers, now: number): number | undefined {
+  const ms = first(headers['retry-after-ms'])?.trim();
+  if (ms && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
+  const ra = first(headers['retry-after'])?.trim();
+  if (!ra) return undefined;
+  const n = Number(ra);
+  if (Number.isFinite(n)) return n >= 0 ? n * 1000 : undefined;
+  const d = Date.parse(ra);
+  return Number.isNaN(d) ? undefined : Math.max(0, d - now);
+}
+
+const resetHeaders: Array<[reset: string, remaining: string]> = [
+  ['x-ratelimit-reset-requests', 'x-ratelimit-remaining-requests'],
+  ['x-ratelimit-reset-tokens', 'x-ratelimit-remaining-tokens'],
+  ['x-ratelimit-reset', 'x-ratelimit-remaining'],
+];
+
 export function retryAfterMs(headers: Headers, now: number): number | undefined {
-  const waits: number[] = [];
-  const ms = first(headers['retry-after-ms']);
-  if (ms !== undefined && ms.trim() !== '' && Number.isFinite(Number(ms))) waits.push(Number(ms));
-  const ra = first(headers['retry-after']);
-  if (ra !== undefined && ra.trim() !== '') {
-    const n = Number(ra);
-    if (Number.isFinite(n)) waits.push(n * 1000);
-    else {
-      const d = Date.parse(ra);
-      if (!Number.isNaN(d)) waits.push(Math.max(0, d - now));
-    }
+  const stated = statedWait(headers, now);
+  if (stated !== undefined) return Math.ceil(stated);
+  const resets: number[] = [];
+  const exhausted: number[] = [];
+  for (const [reset, remaining] of resetHeaders) {
+    const v = first(headers[reset]);
+    const d = v === undefined ? undefined : parseDuration(v, now);
+    // A negative value is nonsense, not "retry in the past": it would leave the breaker half-open.
+    if (d === undefined || d < 0) continue;
+    resets.push(d);
+    if (first(headers[remaining])?.trim() === '0') exhausted.push(d);
   }
-  for (const h of ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens', 'x-ratelimit-reset']) {
-    const v = first(headers[h]);
-    if (v !== undefined) {
-      const d = parseDuration(v, now);
-      if (d !== undefined) waits.push(d);
-    }
-  }
-  // A negative value is nonsense, not "retry in the past": it would leave the breaker half-open.
-  const valid = waits.filter((w) => w >= 0);
-  return valid.length > 0 ? Math.ceil(Math.max(...valid)) : undefined;
+  if (exhausted.length > 0) return Math.ceil(Math.max(...exhausted));
+  return resets.length > 0 ? Math.ceil(Math.min(...resets)) : undefined;
 }

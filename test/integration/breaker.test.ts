@@ -177,6 +177,20 @@ test('a 429 rate limit opens the breaker for exactly the Retry-After', bounded, 
   });
 });
 
+test('a 429 with OpenAI\'s reset headers opens for the limit that ran out, not the longest reset', bounded, async () => {
+  await withRig(async ({ gw, clock }) => {
+    a.enqueue({
+      status: 429,
+      headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '149000', 'x-ratelimit-reset-tokens': '6m0s' },
+      error: { message: 'Rate limit reached for requests per min (RPM)' },
+    });
+    assert.equal((await ask(gw)).provider, 'b');
+    assert.equal(Date.parse((await endpoint(gw, 'a')).openUntil), clock.now() + 2_000);
+    clock.advance(2_000);
+    assert.equal((await ask(gw)).provider, 'a');
+  });
+});
+
 test('every endpoint open: 503 with Retry-After set to the soonest reopening', bounded, async () => {
   await withRig(async ({ gw, clock }) => {
     a.enqueue({ status: 429, headers: { 'retry-after': '30' }, error: { message: 'Rate limit reached' } });

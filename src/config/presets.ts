@@ -67,7 +67,8 @@ export const envV3Table = {
     "OPENROUTER_API_KEY": {
       "id": "openrouter",
       "preset": "openrouter",
-      "model": "openrouter/free"
+      "model": "openrouter/free",
+      "useProxy": true
     }
   }
 } as const;

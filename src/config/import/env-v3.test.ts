@@ -29,7 +29,9 @@ function presetOfHost(url: string): string | undefined {
 async function load(input = dir) {
   const r = await importEnvV3(input);
   const config = configSchema.parse(inlineSecrets(r.config, r.secrets));
-  return { r, config, byId: new Map(config.providers.map((p) => [p.id, p])) };
+  const star = config.routes.find((x) => x.name === '*');
+  const modelOf = (id: string): string | undefined => star?.targets?.find((t) => t.provider === id)?.model;
+  return { r, config, byId: new Map(config.providers.map((p) => [p.id, p])), modelOf };
 }
 
 test('FREE<n>_API_KEY → provider free<n>; a commented-out key and a key without a URL are skipped', bounded, async () => {
@@ -41,15 +43,22 @@ test('FREE<n>_API_KEY → provider free<n>; a commented-out key and a key withou
 });
 
 test('the V3 fixed table supplies URL and model; a table preset replaces V3\'s URL', bounded, async () => {
-  const { byId } = await load();
+  const { byId, modelOf } = await load();
   const free1 = byId.get('free1')!;
   assert.equal(free1.type, table.fixed.free1.preset);
   assert.equal(free1.baseUrl, undefined, 'the preset URL replaces V3\'s {host}/v1 path');
-  assert.deepEqual(free1.models, [table.fixed.free1.model]);
+  assert.equal(modelOf('free1'), table.fixed.free1.model);
   const free2 = byId.get('free2')!;
-  assert.deepEqual([free2.type, free2.baseUrl, free2.models], [defaultType, `${table.fixed.free2.baseUrl}/v1`, [table.fixed.free2.model]]);
+  assert.deepEqual([free2.type, free2.baseUrl, modelOf('free2')], [defaultType, `${table.fixed.free2.baseUrl}/v1`, table.fixed.free2.model]);
   assert.equal(byId.get('free4')!.type, table.fixed.free4.preset);
-  assert.deepEqual(byId.get('free4')!.models, [table.fixed.free4.model]);
+  assert.equal(modelOf('free4'), table.fixed.free4.model);
+});
+
+test('V3\'s models are * targets, not provider models: every requested name rotates over all APIs, as in V3', bounded, async () => {
+  const { config, modelOf } = await load();
+  for (const p of config.providers) assert.equal(p.models, undefined, `${p.id} lists models, which would make an implicit route`);
+  assert.equal(modelOf('free5'), undefined, 'no table model: the caller\'s passes');
+  assert.deepEqual(config.routes.find((x) => x.name === '*')?.targets?.map((t) => t.provider), config.providers.map((p) => p.id));
 });
 
 test('FREE<n>_BASE_URL wins and is normalised; its host picks a preset type', bounded, async () => {
@@ -64,12 +73,13 @@ test('FREE<n>_BASE_URL wins and is normalised; its host picks a preset type', bo
 });
 
 test('HTTP_PROXY goes only to the providers V3 proxied; a known key variable becomes a provider', bounded, async () => {
-  const { byId } = await load();
+  const { byId, modelOf } = await load();
   assert.ok(fixtureEnv[namedVar], 'the fixture sets the known key variable');
-  assert.equal(byId.get('free1')!.proxy, 'http://127.0.0.1:7890');
+  assert.equal(byId.get('free1')!.proxy, fixtureEnv.HTTP_PROXY);
   assert.equal(byId.get('free2')!.proxy, 'none');
   assert.equal(byId.get(named.id)!.type, named.preset);
-  assert.deepEqual(byId.get(named.id)!.models, [named.model]);
+  assert.equal(byId.get(named.id)!.proxy, fixtureEnv.HTTP_PROXY, 'the local OpenRouter proxy used HTTP_PROXY too');
+  assert.equal(modelOf(named.id), named.model);
 });
 
 test('PORT, MAX_CONCURRENT_REQUESTS and CACHE_DIR carry over; one round-robin * route', bounded, async () => {
@@ -77,7 +87,7 @@ test('PORT, MAX_CONCURRENT_REQUESTS and CACHE_DIR carry over; one round-robin * 
   assert.equal(config.server.port, 5000);
   assert.equal(config.server.maxConcurrency, 5);
   assert.equal(config.debug.dir, './cache');
-  assert.deepEqual(config.routes, [{ name: '*', balance: 'round-robin' }]);
+  assert.deepEqual(config.routes.map((x) => [x.name, x.balance]), [['*', 'round-robin']]);
 });
 
 test('the .env file path itself is accepted; an .env without keys is an error', bounded, async () => {

@@ -3,6 +3,11 @@
  * `FREE<n>_API_KEY` (+ optional `FREE<n>_BASE_URL`) becomes provider `free<n>`; where the base URL
  * is absent, V3's hard-coded table (the envV3Table in presets.ts) supplies it. Known hosts become `type:
  * <preset>`; host and provider names live only in that JSON and in presets.ts (project rule).
+ *
+ * V3 ignored the caller's model: every request went to the next API in turn with that API's own
+ * model. So the table's model is the `*` route target's model, not a provider `models` entry: a
+ * listed model would become an implicit route (SPEC §4) and a caller asking for, say, V3's
+ * `gpt-3.5-turbo` would reach only that one API, without the rotation and failover V3 gave it.
  */
 import path from 'node:path';
 import { presets } from '../presets.ts';
@@ -25,6 +30,9 @@ interface TableEntry {
 
 const fixed: Record<string, TableEntry> = table.fixed;
 const namedKeys: Record<string, TableEntry> = table.namedKeys;
+
+/** provider id → the model V3 sent it (undefined: the caller's), in provider order. */
+type Targets = Map<string, string | undefined>;
 
 /** Preset whose base URL has this host (local, keyless presets excluded: a host there means nothing). */
 function presetForHost(host: string): string | undefined {
@@ -51,15 +59,20 @@ export async function importEnvV3(input: string, _opts: ImportOptions = {}): Pro
     if (m) numbers.add(Number(m[1]));
   }
   for (const n of Object.keys(fixed).map((k) => Number(k.replace(/\D/g, '')))) numbers.add(n);
-  for (const n of [...numbers].sort((a, b) => a - b)) importNumbered(draft, env, n);
-  for (const [varName, entry] of Object.entries(namedKeys)) importNamed(draft, env, varName, entry);
+  const targets: Targets = new Map();
+  for (const n of [...numbers].sort((a, b) => a - b)) importNumbered(draft, env, n, targets);
+  for (const [varName, entry] of Object.entries(namedKeys)) importNamed(draft, env, varName, entry, targets);
   if (draft.providers.length === 0) throw importError(`${file}: no FREE<n>_API_KEY (or known provider key) with a value`);
-  addRoute(draft, { name: '*', balance: 'round-robin' }, 'V3 took the next available API in turn and sent it its own model, whatever the caller asked');
+  addRoute(draft, {
+    name: '*',
+    balance: 'round-robin',
+    targets: [...targets].map(([provider, model]) => (model === undefined ? { provider } : { provider, model })),
+  }, 'V3 took the next available API in turn and sent it its own model, whatever the caller asked (a target without a model passes the caller\'s); add new providers here too');
   importServer(draft, env);
   return finishDraft(draft, file);
 }
 
-function importNumbered(draft: ImportDraft, env: Record<string, string>, n: number): void {
+function importNumbered(draft: ImportDraft, env: Record<string, string>, n: number, targets: Targets): void {
   const id = `free${n}`;
   const key = str(env[`FREE${n}_API_KEY`]);
   const entry = fixed[id];
@@ -77,14 +90,18 @@ function importNumbered(draft: ImportDraft, env: Record<string, string>, n: numb
   const sameHostAsTable = entry?.baseUrl !== undefined && (!envUrl || hostOf(envUrl) === hostOf(entry.baseUrl));
   const index = addProvider(draft, provider);
   setBase(draft, provider, index, envUrl, entry);
-  if (sameHostAsTable && entry?.model) provider.models = [entry.model];
-  if (entry?.useProxy) {
-    const proxy = str(env.HTTP_PROXY);
-    if (proxy) provider.proxy = proxy;
-  } else if (str(env.HTTP_PROXY)) {
-    // V3 used HTTP_PROXY only for the APIs its table marked; llmux would apply it to all.
-    provider.proxy = 'none';
-  }
+  targets.set(id, sameHostAsTable ? entry?.model : undefined);
+  setProxy(provider, env, entry);
+}
+
+/**
+ * V3 used HTTP_PROXY only for the APIs its table marks (the single-upstream local proxy used it for its
+ * upstream); llmux would apply it to all, and only when run next to this .env, so say it per provider.
+ */
+function setProxy(p: ProviderInput, env: Record<string, string>, entry: TableEntry | undefined): void {
+  const proxy = str(env.HTTP_PROXY);
+  if (!proxy) return;
+  p.proxy = entry?.useProxy ? proxy : 'none';
 }
 
 /** Base URL and type: an explicit FREE<n>_BASE_URL wins; a table entry with a preset uses the preset's URL. */
@@ -109,7 +126,7 @@ function setBase(draft: ImportDraft, p: ProviderInput, index: number, envUrl: st
   p.baseUrl = norm.url;
 }
 
-function importNamed(draft: ImportDraft, env: Record<string, string>, varName: string, entry: TableEntry): void {
+function importNamed(draft: ImportDraft, env: Record<string, string>, varName: string, entry: TableEntry, targets: Targets): void {
   const key = str(env[varName]);
   const preset = knownPreset(entry.preset);
   if (!key || !entry.id || !preset) return;
@@ -117,7 +134,8 @@ function importNamed(draft: ImportDraft, env: Record<string, string>, varName: s
   for (let n = 2; draft.providerIds.has(id); n++) id = `${entry.id}-${n}`;
   draft.providerIds.add(id);
   const provider: ProviderInput = { id, type: preset, keys: [providerKeyRef(draft, id, key)] };
-  if (entry.model) provider.models = [entry.model];
+  setProxy(provider, env, entry);
+  targets.set(id, entry.model);
   addProvider(draft, provider, `from ${varName}`);
 }
 

@@ -56,3 +56,20 @@ test('a text_completion becomes text_completion chunks', bounded, () => {
   assert.equal(ev[1].choices[0].finish_reason, 'length');
   assert.deepEqual(ev.at(-1).usage, { total_tokens: 3 });
 });
+
+test('reasoning keeps the name the upstream used (OpenRouter\'s reasoning, or reasoning_content)', bounded, () => {
+  const asm = new StreamAssembler();
+  const base = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm' };
+  for (const r of ['Let me ', 'think.']) asm.add({ ...base, choices: [{ index: 0, delta: { reasoning: r } }] });
+  asm.add({ ...base, choices: [{ index: 0, delta: { content: 'Four.' }, finish_reason: 'stop' }] });
+  const m = (asm.result() as any).choices[0].message;
+  assert.equal(m.reasoning, 'Let me think.');
+  assert.equal(m.reasoning_content, undefined);
+});
+
+test('a chat.completion\'s other message fields (reasoning under any name, refusal) go into the delta', bounded, () => {
+  const message = { role: 'assistant', content: 'Four.', reasoning: 'Two plus two.', thinking: 'hmm', refusal: null };
+  const resp = { id: 'c1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message, finish_reason: 'stop' }] };
+  const first = events(completionToEvents(resp, false))[0].choices[0].delta;
+  assert.deepEqual(first, message);
+});

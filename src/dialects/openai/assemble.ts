@@ -15,6 +15,8 @@ interface ChoiceAcc {
   content: string;
   text: string;
   reasoning: string;
+  /** The name the upstream used for reasoning (`reasoning_content`, or OpenRouter's `reasoning`); kept as sent. */
+  reasoningKey: 'reasoning' | 'reasoning_content';
   toolCalls: ToolCallAcc[];
   finishReason: string | null;
 }
@@ -44,7 +46,7 @@ export class StreamAssembler {
     const index = typeof c.index === 'number' ? c.index : 0;
     let acc = this.#choices.get(index);
     if (!acc) {
-      acc = { index, role: 'assistant', content: '', text: '', reasoning: '', toolCalls: [], finishReason: null };
+      acc = { index, role: 'assistant', content: '', text: '', reasoning: '', reasoningKey: 'reasoning_content', toolCalls: [], finishReason: null };
       this.#choices.set(index, acc);
     }
     if (typeof c.text === 'string') acc.text += c.text;
@@ -53,8 +55,11 @@ export class StreamAssembler {
     if (!d) return;
     if (typeof d.role === 'string') acc.role = d.role;
     if (typeof d.content === 'string') acc.content += d.content;
-    const r = d.reasoning_content ?? d.reasoning;
-    if (typeof r === 'string') acc.reasoning += r;
+    if (typeof d.reasoning_content === 'string') acc.reasoning += d.reasoning_content;
+    else if (typeof d.reasoning === 'string') {
+      if (acc.reasoning === '') acc.reasoningKey = 'reasoning';
+      acc.reasoning += d.reasoning;
+    }
     if (Array.isArray(d.tool_calls)) {
       for (const tc of d.tool_calls as Array<Record<string, unknown>>) {
         const i = typeof tc.index === 'number' ? tc.index : acc.toolCalls.length;
@@ -78,7 +83,7 @@ export class StreamAssembler {
     const choices = [...this.#choices.values()].sort((a, b) => a.index - b.index).map((c) => {
       if (legacy) return { index: c.index, text: c.text, logprobs: null, finish_reason: c.finishReason };
       const message: Record<string, unknown> = { role: c.role, content: c.toolCalls.length > 0 && c.content === '' ? null : c.content };
-      if (c.reasoning) message.reasoning_content = c.reasoning;
+      if (c.reasoning) message[c.reasoningKey] = c.reasoning;
       if (c.toolCalls.length > 0) message.tool_calls = c.toolCalls.map((t) => ({ id: t.id, type: t.type ?? 'function', function: t.function }));
       return { index: c.index, message, logprobs: null, finish_reason: c.finishReason };
     });
@@ -116,7 +121,8 @@ export function completionToEvents(resp: Record<string, unknown>, includeUsage: 
     const m = (c.message ?? {}) as Record<string, unknown>;
     const delta: Record<string, unknown> = { role: m.role ?? 'assistant', content: m.content ?? '' };
     if (m.tool_calls) delta.tool_calls = (m.tool_calls as unknown[]).map((t, i) => ({ index: i, ...(t as object) }));
-    if (m.reasoning_content !== undefined) delta.reasoning_content = m.reasoning_content;
+    // Everything else the message carries (reasoning under whatever name, refusal, annotations) goes along.
+    for (const [k, v] of Object.entries(m)) if (!(k in delta) && k !== 'tool_calls' && v !== undefined) delta[k] = v;
     emit({ ...base, choices: [{ index: c.index ?? 0, delta, logprobs: null, finish_reason: null }] });
     emit({ ...base, choices: [{ index: c.index ?? 0, delta: {}, logprobs: null, finish_reason: c.finish_reason ?? 'stop' }] });
   }

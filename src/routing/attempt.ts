@@ -83,15 +83,24 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
   return JSON.stringify(b);
 }
 
+/**
+ * Header layers merged by lower-cased name, later layers winning. Header names are case-insensitive,
+ * but a plain object spread is not: `X-Title` from the config next to the quirk's `x-title` would go
+ * out as two headers (the upstream sees "llmux, My App").
+ */
+export function mergeHeaders(...layers: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const layer of layers) for (const [k, v] of Object.entries(layer)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/** Attribution < llmux's User-Agent < the provider's `headers` < what the request needs (and its key). */
 export function buildHeaders(ctx: RequestContext, ep: Endpoint, streams: boolean): Record<string, string> {
-  const h: Record<string, string> = {
-    ...quirkHeaders(ep.provider),
-    ...ep.provider.headers,
+  const h = mergeHeaders(quirkHeaders(ep.provider), { 'user-agent': 'llmux/0.1' }, ep.provider.headers, {
     'content-type': 'application/json',
     accept: streams ? 'text/event-stream' : 'application/json',
     'accept-encoding': 'identity',
-    'user-agent': 'llmux/0.1',
-  };
+  });
   if (ep.key !== null) h.authorization = `Bearer ${ep.key}`;
   return h;
 }

@@ -9,7 +9,7 @@ import { classifyStatus, readUpstreamError } from '../dialects/openai/errors.ts'
 import type { FailureClass } from '../core/failure.ts';
 import type { UpstreamClients } from '../upstream/client.ts';
 import { networkErrorCode, networkErrorKind } from '../upstream/client.ts';
-import { readAll, upstreamMessage } from './attempt.ts';
+import { mergeHeaders, readAll, upstreamMessage } from './attempt.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -32,7 +32,7 @@ export interface ProbeTarget {
 export async function probe(clients: UpstreamClients, t: ProbeTarget, mode: 'models' | 'chat', timeoutMs: number): Promise<ProbeResult> {
   const t0 = performance.now();
   const signal = AbortSignal.timeout(timeoutMs);
-  const headers: Record<string, string> = { ...quirkHeaders(t.provider), ...t.provider.headers, accept: 'application/json', 'accept-encoding': 'identity' };
+  const headers = mergeHeaders(quirkHeaders(t.provider), { 'user-agent': 'llmux/0.1' }, t.provider.headers, { accept: 'application/json', 'accept-encoding': 'identity' });
   if (t.key !== null) headers.authorization = `Bearer ${t.key}`;
   const chat = mode === 'chat';
   if (chat) headers['content-type'] = 'application/json';

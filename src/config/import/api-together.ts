@@ -114,6 +114,15 @@ function importLimits(draft: ImportDraft, api: Record<string, unknown>, p: Provi
   for (const [k, v] of [['rpm', rpm], ['rpd', rpd]] as const) {
     if (v === 0) noteAt(draft, ['providers', index, 'limits', k], `${p.id}: ${k} 0 keeps this provider from serving (as in api-together)`);
   }
+  // llmux limits each endpoint (provider × key × upstream model, SPEC §6); api-together counted an API as a whole.
+  const upstreamModels = new Set([
+    ...(Array.isArray(api.models) ? api.models.filter((m) => typeof m === 'string') : []),
+    ...(isRecord(api.modelMapping) ? Object.values(api.modelMapping).filter((m) => typeof m === 'string') : []),
+  ]);
+  if (upstreamModels.size > 1 && ((rpm ?? 0) > 0 || (rpd ?? 0) > 0)) {
+    noteAt(draft, ['providers', index, 'limits'],
+      `${p.id}: rpm/rpd now count per upstream model (${upstreamModels.size} models: up to ${upstreamModels.size}× the requests); api-together counted the API as a whole — lower them if the upstream's quota is per key`);
+  }
 }
 
 function importModels(draft: ImportDraft, api: Record<string, unknown>, p: ProviderInput, index: number): void {

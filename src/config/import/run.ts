@@ -64,7 +64,10 @@ function printPlan(result: ImportResult, say: (line: string) => void): void {
   for (const p of config.providers ?? []) {
     const keys = (typeof p.keys === 'string' ? [p.keys] : (p.keys ?? [])).map((k) => masked(k, secrets)).join(', ');
     const where = p.baseUrl ?? `type ${p.type} (preset URL)`;
-    const models = Array.isArray(p.models) ? `${p.models.length} model(s)` : 'models from the caller';
+    // Importers that send a fixed model per route (catfish, env-v3) put it on the targets instead.
+    const viaRoutes = new Set((config.routes ?? []).flatMap((r) => (r.targets ?? []).filter((t) => t.provider === p.id && t.model).map((t) => t.model)));
+    const models = Array.isArray(p.models) ? `${p.models.length} model(s)`
+      : viaRoutes.size > 0 ? `${viaRoutes.size} model(s) set by routes` : 'models from the caller';
     const off = p.enabled === false ? '  [disabled]' : '';
     say(`  provider ${p.id}  ${where}  key ${keys || 'none'}  ${models}${off}`);
   }

@@ -143,6 +143,13 @@ test('quota opens until the day resets', bounded, () => {
   assert.equal(b.state(reset), 'half-open');
 });
 
+test('quota that states its wait opens for that wait, not until the day resets', bounded, () => {
+  const b = new Breaker(settings);
+  b.onFailure('quota', t0, { retryAfterMs: 36_000, dayResetAt: t0 + 86_400_000 });
+  assert.equal(b.reason, 'quota');
+  assert.equal(b.openUntil, t0 + 36_000);
+});
+
 test('credential opens for maxCooldownMs and says auth_failed', bounded, () => {
   const b = new Breaker(settings);
   b.onFailure('credential', t0);

@@ -6,8 +6,8 @@
  * - open: nothing passes until `openUntil`; then it is half-open.
  * - half-open: one probe passes; success closes it (and resets the doubling), failure re-opens it.
  * - `rate_limit` opens it for exactly the upstream's stated wait (later, longer waits extend it; a
- *   shorter one never shortens it); `quota` until the endpoint's day resets; `credential` for
- *   `maxCooldownMs`, shown as `auth_failed`.
+ *   shorter one never shortens it); `quota` for its stated wait if it gives one, else until the
+ *   endpoint's day resets; `credential` for `maxCooldownMs`, shown as `auth_failed`.
  * `caller` and `canceled` say nothing about the endpoint and are ignored.
  */
 import type { FailureClass } from '../core/failure.ts';
@@ -120,7 +120,9 @@ export class Breaker {
     if (cls === 'rate_limit') {
       this.#openAtLeast(now + (hint.retryAfterMs ?? this.settings.cooldownMs), 'rate_limited');
     } else if (cls === 'quota') {
-      this.#openAtLeast(hint.dayResetAt ?? now + this.settings.maxCooldownMs, 'quota');
+      // A quota answer that says when to come back (Gemini's per-minute "quota" 429s) is taken at
+      // its word; otherwise the quota lasts until the endpoint's day resets.
+      this.#openAtLeast(hint.retryAfterMs !== undefined ? now + hint.retryAfterMs : hint.dayResetAt ?? now + this.settings.maxCooldownMs, 'quota');
     } else if (cls === 'credential') {
       this.#openAtLeast(now + this.settings.maxCooldownMs, 'auth_failed');
     } else {

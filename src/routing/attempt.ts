@@ -10,7 +10,7 @@ import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from 
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { networkErrorKind } from '../upstream/client.ts';
-import { retryAfterMs } from '../upstream/retry-after.ts';
+import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
 import { abortKind, kindPath, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 
@@ -163,8 +163,11 @@ export async function failureFromStatus(status: number, headers: Record<string, 
   const ct = String(headers['content-type'] ?? '');
   // A caller error goes back as sent, except for a key the upstream echoed into it.
   const clean = cls === 'caller' && parsed !== null ? scrubSecrets(text, secretsOf(ep.provider)) : text;
+  // How long to stay away: a stated wait (header, then body); x-ratelimit-reset-* describe rate
+  // windows, so they count for rate limits but say nothing about a quota.
+  const stated = statedWait(headers, now) ?? info.retryInMs ?? undefined;
   return fail(cls, status, `upstream answered ${status}: ${upstreamMessage(info.message, ep.provider)}`, {
-    retryAfterMs: retryAfterMs(headers, now),
+    retryAfterMs: stated ?? (cls === 'quota' ? undefined : retryAfterMs(headers, now)),
     passthrough: cls === 'caller' && parsed !== null ? { status, contentType: ct || 'application/json', body: clean === text ? buf : Buffer.from(clean) } : undefined,
   });
 }
@@ -189,7 +192,7 @@ export function checkBody(ctx: RequestContext, ep: Endpoint, buf: Buffer): Check
   const o = parsed as Record<string, unknown>;
   if (o.error !== undefined && o.error !== null) {
     const info = readUpstreamError(o);
-    return fail(classifyInBand(info), 200, `the upstream answered 200 with an error: ${upstreamMessage(info.message, ep.provider)}`);
+    return fail(classifyInBand(info), 200, `the upstream answered 200 with an error: ${upstreamMessage(info.message, ep.provider)}`, { retryAfterMs: info.retryInMs ?? undefined });
   }
   const list = ctx.kind === 'embeddings' ? o.data : o.choices;
   if (!Array.isArray(list) || list.length === 0) {

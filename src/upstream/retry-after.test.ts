@@ -37,6 +37,10 @@ test('x-ratelimit-reset as epoch seconds', bounded, () => {
   assert.equal(parseDuration(String(Math.floor((now - 5_000) / 1000)), now), 0, 'an epoch in the past is no wait');
 });
 
+test('x-ratelimit-reset as epoch milliseconds (OpenRouter)', bounded, () => {
+  assert.equal(retryAfterMs({ 'x-ratelimit-reset': String(now + 90_000) }, now), 90_000);
+});
+
 test('a small bare number in x-ratelimit-reset is seconds, not an epoch', bounded, () => {
   assert.equal(retryAfterMs({ 'x-ratelimit-reset': '20' }, now), 20_000);
 });

@@ -18,11 +18,13 @@ function first(v: string | string[] | undefined): string | undefined {
 
 const durationPart = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
 
-/** `6m0s`, `1.5s`, `12ms`, `1h2m` → ms. A bare number is seconds, or epoch seconds if it is large. */
+/** `6m0s`, `1.5s`, `12ms`, `1h2m` → ms. A bare number is seconds, or an epoch (s or ms) if it is large. */
 export function parseDuration(s: string, now: number): number | undefined {
   const t = s.trim();
   if (/^\d+(\.\d+)?$/.test(t)) {
     const n = Number(t);
+    // Epoch milliseconds (OpenRouter's X-RateLimit-Reset), epoch seconds, or a number of seconds.
+    if (n > 1e12) return Math.max(0, n - now);
     return n > 1e9 ? Math.max(0, n * 1000 - now) : n * 1000;
   }
   let total = 0;
@@ -38,7 +40,7 @@ export function parseDuration(s: string, now: number): number | undefined {
 }
 
 /** `retry-after-ms`, else `retry-after`: the server's own statement of when to come back. */
-function statedWait(headers: Headers, now: number): number | undefined {
+export function statedWait(headers: Headers, now: number): number | undefined {
   const ms = first(headers['retry-after-ms'])?.trim();
   if (ms && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
   const ra = first(headers['retry-after'])?.trim();

@@ -167,6 +167,19 @@ test('a 429 insufficient_quota opens the breaker until the next day in server.ti
   }, { timezone: 'Asia/Shanghai' });
 });
 
+test('a 429 "quota" that says when to retry (Gemini\'s per-minute limit) opens for that wait only', bounded, async () => {
+  await withRig(async ({ gw, clock }) => {
+    a.enqueue({ status: 429, body: [{ error: { code: 429, message: 'You exceeded your current quota, please check your plan and billing details. Please retry in 36.35s.', status: 'RESOURCE_EXHAUSTED' } }] });
+    assert.equal((await ask(gw)).provider, 'b');
+    const ep = await endpoint(gw, 'a');
+    assert.equal(ep.reason, 'quota');
+    assert.equal(Date.parse(ep.openUntil), clock.now() + 36_350);
+    assert.match(ep.lastError.message, /^upstream answered 429: You exceeded your current quota/);
+    clock.advance(36_350);
+    assert.equal((await ask(gw)).provider, 'a');
+  });
+});
+
 test('a 429 rate limit opens the breaker for exactly the Retry-After', bounded, async () => {
   await withRig(async ({ gw, clock }) => {
     a.enqueue({ status: 429, headers: { 'retry-after': '42' }, error: { message: 'Rate limit reached for requests' } });

@@ -38,7 +38,7 @@ test('scrubSecrets works inside JSON text without breaking it', bounded, () => {
 });
 
 test('readUpstreamError reads OpenAI, plain-string, detail and text error shapes', bounded, () => {
-  assert.deepEqual(readUpstreamError({ error: { message: 'm', type: 't', code: 'c' } }), { message: 'm', type: 't', code: 'c', innerStatus: null });
+  assert.deepEqual(readUpstreamError({ error: { message: 'm', type: 't', code: 'c' } }), { message: 'm', type: 't', code: 'c', innerStatus: null, retryInMs: null });
   assert.equal(readUpstreamError({ error: 'just text' }).message, 'just text');
   assert.equal(readUpstreamError({ detail: 'fastapi says' }).message, 'fastapi says');
   assert.equal(readUpstreamError({ error: { message: 'x', code: 429 } }).innerStatus, 429);
@@ -47,7 +47,7 @@ test('readUpstreamError reads OpenAI, plain-string, detail and text error shapes
 });
 
 test('classifyStatus: the failure class of each upstream status', bounded, () => {
-  const info = (message: string, code: string | null = null) => ({ message, type: null, code, innerStatus: null });
+  const info = (message: string, code: string | null = null) => ({ message, type: null, code, innerStatus: null, retryInMs: null });
   assert.equal(classifyStatus(429, info('Rate limit reached for requests')), 'rate_limit');
   assert.equal(classifyStatus(429, info('You exceeded your current quota', 'insufficient_quota')), 'quota');
   assert.equal(classifyStatus(429, info('quota of 60 requests per minute exceeded')), 'rate_limit');
@@ -65,7 +65,7 @@ test('classifyStatus: the failure class of each upstream status', bounded, () =>
 });
 
 test('classifyInBand: an error inside a 200 is never the caller\'s fault', bounded, () => {
-  const info = (message: string, innerStatus: number | null = null) => ({ message, type: null, code: null, innerStatus });
+  const info = (message: string, innerStatus: number | null = null) => ({ message, type: null, code: null, innerStatus, retryInMs: null });
   assert.equal(classifyInBand(info('Rate limit exceeded', 429)), 'rate_limit');
   assert.equal(classifyInBand(info('insufficient credits')), 'quota');
   assert.equal(classifyInBand(info('Invalid API key', 401)), 'credential');
@@ -81,4 +81,23 @@ test('statusForClass: what llmux answers when failover is exhausted', bounded, (
   assert.equal(statusForClass('connect'), 502);
   assert.equal(statusForClass('credential'), 502);
   assert.equal(statusForClass('model_unavailable'), 404);
+});
+
+test('readUpstreamError unwraps an error object sent inside a list (Gemini\'s OpenAI endpoint)', bounded, () => {
+  const info = readUpstreamError([{ error: { code: 429, message: 'You exceeded your current quota. Please retry in 36.35s.', status: 'RESOURCE_EXHAUSTED' } }]);
+  assert.match(info.message, /^You exceeded your current quota/);
+  assert.equal(info.innerStatus, 429);
+  assert.equal(info.retryInMs, 36_350);
+});
+
+test('readUpstreamError finds a wait stated in the message or in RetryInfo details', bounded, () => {
+  const wait = (message: string, extra: object = {}) => readUpstreamError({ error: { message, ...extra } }).retryInMs;
+  assert.equal(wait('Rate limit reached for requests. Please try again in 20s.'), 20_000);
+  assert.equal(wait('Please try again in 1.5s'), 1_500);
+  assert.equal(wait('Please try again in 6ms.'), 6);
+  assert.equal(wait('Rate limit on tokens per day. Please try again in 7m12s.'), 432_000);
+  assert.equal(wait('Too many requests, retry after 5 seconds'), 5_000);
+  assert.equal(wait('quota exhausted', { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '36s' }] }), 36_000);
+  assert.equal(wait('You exceeded your current quota, please check your plan and billing details.'), null);
+  assert.equal(wait('retry later'), null);
 });

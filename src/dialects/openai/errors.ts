@@ -18,11 +18,32 @@ export interface UpstreamErrorInfo {
   code: string | null;
   /** A status carried inside a 200 body (`{"error":{"code":429}}`), if any. */
   innerStatus: number | null;
+  /** A wait the body states ("Please try again in 20s", Google's RetryInfo `retryDelay`), in ms. */
+  retryInMs: number | null;
 }
 
-/** Read an upstream error body of any common shape (OpenAI, Anthropic, vLLM `{object:"error"}`, text). */
+const retryInText = /(?:retry|try again) (?:in|after) ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+(?![a-z])|\d+(?:\.\d+)? ?seconds?\b)/i;
+const durationPart = /(\d+(?:\.\d+)?) ?(ms|h|m|s)/g;
+
+function retryIn(message: string, e: Record<string, unknown>): number | null {
+  const m = retryInText.exec(message);
+  if (m) {
+    let ms = 0;
+    for (const [, n, unit] of m[1]!.replace(/ ?seconds?/i, 's').matchAll(durationPart)) ms += Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+    return Math.ceil(ms);
+  }
+  const details = Array.isArray(e.details) ? (e.details as Array<{ retryDelay?: unknown }>) : [];
+  for (const d of details) if (typeof d?.retryDelay === 'string' && /^\d+(\.\d+)?s$/.test(d.retryDelay)) return Math.ceil(parseFloat(d.retryDelay) * 1000);
+  return null;
+}
+
+/**
+ * Read an upstream error body of any common shape (OpenAI, Anthropic, vLLM `{object:"error"}`, text,
+ * and Gemini's OpenAI endpoint, which wraps the error object in a list).
+ */
 export function readUpstreamError(body: unknown, rawText = ''): UpstreamErrorInfo {
-  const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const b: unknown = Array.isArray(body) && body.length > 0 ? body[0] : body;
+  const o = (typeof b === 'object' && b !== null && !Array.isArray(b) ? b : {}) as Record<string, unknown>;
   const e = (typeof o.error === 'object' && o.error !== null ? o.error : o) as Record<string, unknown>;
   const message = typeof e.message === 'string' ? e.message : typeof o.error === 'string' ? o.error : typeof o.detail === 'string' ? o.detail : rawText.slice(0, 300);
   const rawCode = e.code ?? e.status;
@@ -32,6 +53,7 @@ export function readUpstreamError(body: unknown, rawText = ''): UpstreamErrorInf
     type: typeof e.type === 'string' ? e.type : null,
     code: typeof rawCode === 'string' ? rawCode : null,
     innerStatus,
+    retryInMs: retryIn(message, e),
   };
 }
 

@@ -8,7 +8,7 @@ import type { CompiledProvider, Snapshot } from '../config/compile.ts';
 import { isFreeModel } from '../dialects/openai/quirks.ts';
 import type { HealthTracker } from '../health/tracker.ts';
 import type { Logger } from '../observe/logger.ts';
-import { endpointId } from '../routing/planner.ts';
+import { endpointId, isDisabled } from '../routing/planner.ts';
 import { probe } from '../routing/probe.ts';
 import type { UpstreamClients } from '../upstream/client.ts';
 import type { Snapshots } from './snapshots.ts';
@@ -29,7 +29,8 @@ export async function checkAll(d: HealthCheckDeps, snap: Snapshot): Promise<{ ok
   const hc = snap.config.healthCheck;
   const jobs: Array<Promise<boolean>> = [];
   for (const p of snap.providers.values()) {
-    if (!p.enabled) continue;
+    // A limit of 0 disables the provider (api-together's rpd: 0): a probe would still spend its quota.
+    if (isDisabled(p)) continue;
     const keys = p.keys.length > 0 ? p.keys : [null];
     keys.forEach((key, i) => {
       const model = firstModel(p);
@@ -67,7 +68,7 @@ function recordDiscovery(d: HealthCheckDeps, p: CompiledProvider, entries: unkno
 
 /** Discovery only (for providers with `models: auto | free` when health checks are off). */
 export async function discoverModels(d: HealthCheckDeps, snap: Snapshot): Promise<void> {
-  await Promise.all([...snap.providers.values()].filter((p) => p.enabled && p.discover).map(async (p) => {
+  await Promise.all([...snap.providers.values()].filter((p) => !isDisabled(p) && p.discover).map(async (p) => {
     const r = await probe(d.clients, { provider: p, key: p.keys[0] ?? null, model: '' }, 'models', snap.config.healthCheck.timeoutMs);
     if (r.ok && r.entries) await recordDiscovery(d, p, r.entries);
     else d.log.warn({ provider: p.id, error: r.error }, 'model discovery failed; will retry');

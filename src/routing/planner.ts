@@ -51,7 +51,8 @@ export function endpointId(p: CompiledProvider, keyId: string, model: string): s
   return `${p.id}/${keyId}/${model}`;
 }
 
-function isDisabled(p: CompiledProvider): boolean {
+/** Off: `enabled: false`, or a limit of 0 (SPEC §6). Such a provider gets no request at all, not even a probe. */
+export function isDisabled(p: CompiledProvider): boolean {
   const l = p.limits;
   return !p.enabled || l.rpm === 0 || l.rpd === 0 || l.concurrency === 0 || l.tpm === 0 || l.tpd === 0;
 }

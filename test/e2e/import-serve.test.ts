@@ -389,6 +389,16 @@ test('api-together: apis.json imported; client key, model filter and mapping, ra
     // Per endpoint (provider × key × upstream model, SPEC §6): api1's gpt-3.5-turbo got 60 attempts.
     assert.equal(hosts.openai.chats().filter((r) => r.body.model === 'gpt-3.5-turbo').length, 60);
 
+    // Health checks (turned on here, chat mode: a real request each) leave the rpd-0 API alone too.
+    await gw.close();
+    gw = undefined;
+    const config = parseYaml(await readFile(yamlPath, 'utf8'));
+    config.healthCheck = { onStartup: true, intervalMs: 200, mode: 'chat', timeoutMs: 2000 };
+    await writeFile(yamlPath, stringifyYaml(config));
+    const probesBefore = hosts.backup.chats().length;
+    gw = await serve(yamlPath, work, clientKey);
+    await until('two health-check passes', async () => hosts.backup.chats().length >= probesBefore + 2);
+
     // Never: the rpd-0 API, the API without "enabled", the API without a key.
     for (const h of [hosts.relay, hosts.api4, hosts.api5]) assert.deepEqual(h.seen, [], `${h.name} was called`);
   } finally {

@@ -5,6 +5,8 @@ import { registerCheckCommand } from './cli/check.ts';
 import { registerSchemaCommand } from './cli/schema.ts';
 import { registerMockCommand } from './cli/mock.ts';
 import { registerImportCommand } from './cli/import.ts';
+import { registerKeysCommand } from './cli/keys.ts';
+import { registerDemoCommand } from './cli/demo.ts';
 
 const program = new Command();
 program
@@ -17,5 +19,7 @@ registerCheckCommand(program);
 registerSchemaCommand(program);
 registerMockCommand(program);
 registerImportCommand(program);
+registerKeysCommand(program);
+registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -120,7 +120,7 @@ export class Breaker {
     if (cls === 'rate_limit') {
       this.#openAtLeast(now + (hint.retryAfterMs ?? this.settings.cooldownMs), 'rate_limited');
     } else if (cls === 'quota') {
-      // A quota answer that says when to come back (Gemini's per-minute "quota" 429s) is taken at
+      // A quota answer that says when to come back (some providers' per-minute "quota" 429s) is taken at
       // its word; otherwise the quota lasts until the endpoint's day resets.
       this.#openAtLeast(hint.retryAfterMs !== undefined ? now + hint.retryAfterMs : hint.dayResetAt ?? now + this.settings.maxCooldownMs, 'quota');
     } else if (cls === 'credential') {

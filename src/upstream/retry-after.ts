@@ -23,7 +23,7 @@ export function parseDuration(s: string, now: number): number | undefined {
   const t = s.trim();
   if (/^\d+(\.\d+)?$/.test(t)) {
     const n = Number(t);
-    // Epoch milliseconds (OpenRouter's X-RateLimit-Reset), epoch seconds, or a number of seconds.
+    // Epoch milliseconds (some providers' X-RateLimit-Reset), epoch seconds, or a number of seconds.
     if (n > 1e12) return Math.max(0, n - now);
     return n > 1e9 ? Math.max(0, n * 1000 - now) : n * 1000;
   }

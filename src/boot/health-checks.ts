@@ -38,7 +38,11 @@ export async function checkAll(d: HealthCheckDeps, snap: Snapshot): Promise<{ ok
         const r = await probe(d.clients, { provider: p, key, model }, hc.mode === 'chat' && model ? 'chat' : 'models', hc.timeoutMs);
         const h = d.tracker.get(endpointId(p, p.keyIds[i] ?? 'nokey', model || '(caller\'s model)'), p.breaker);
         if (r.ok) {
-          if (h.breaker.state(d.tracker.clock.now()) !== 'closed') d.tracker.success(h, r.latencyMs);
+          // A good probe closes a breaker opened by failures or an earlier probe. One opened by a 429,
+          // a quota or a rejected key stays open: GET /models answering says nothing about those.
+          const reason = h.breaker.reason;
+          const reopenable = reason === null || reason === 'failures' || reason === 'health_check';
+          if (h.breaker.state(d.tracker.clock.now()) !== 'closed' && reopenable) d.tracker.success(h, r.latencyMs);
           else h.recordLatency(r.latencyMs);
           if (p.discover && i === 0 && r.entries) await recordDiscovery(d, p, r.entries);
         } else {

@@ -14,6 +14,9 @@ export interface Plan {
   connections: number[];
   warmupS: number;
   modes: Mode[];
+  /** Runs where other processes used at least `maxNoisePct` % CPU are measured again, up to this many times. */
+  noiseRetries: number;
+  maxNoisePct: number;
 }
 
 export interface Cell {
@@ -76,9 +79,18 @@ export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record
   }
 }
 
+function describe(label: string, cell: Omit<Cell, 'rep'>): string {
+  const l = cell.load;
+  const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
+  const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req` : '';
+  const noisy = cell.noisePct >= 10 ? `  [other processes used ${cell.noisePct.toFixed(0)} % CPU]` : '';
+  return `${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`;
+}
+
 export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void): Promise<Cell[]> {
   const cells: Cell[] = [];
   const total = matrixSize(plan, targets.length);
+  let retriesLeft = maxRetries(plan, targets.length);
   let step = 0;
   for (let rep = 1; rep <= plan.reps; rep++) {
     for (const mode of plan.modes) {
@@ -90,16 +102,24 @@ export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Rec
             log(`${label} skipped (process is gone)`);
             continue;
           }
-          const cell = { ...(await measure(t, mode, conns, plan.durationS, bodies[mode], ours)), rep };
-          cells.push(cell);
-          const l = cell.load;
-          const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
-          const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req` : '';
-          const noisy = cell.noisePct >= 10 ? `  [other processes used ${cell.noisePct.toFixed(0)} % CPU]` : '';
-          log(`${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`);
+          let cell = await measure(t, mode, conns, plan.durationS, bodies[mode], ours);
+          log(describe(label, cell));
+          // Other people's work on a shared machine: measure again (bounded), keep the quietest.
+          for (let n = 0; n < plan.noiseRetries && cell.noisePct >= plan.maxNoisePct && retriesLeft > 0 && t.alive(); n++) {
+            retriesLeft--;
+            const again = await measure(t, mode, conns, plan.durationS, bodies[mode], ours);
+            log(describe(`${label} (again, too noisy)`, again));
+            if (again.noisePct < cell.noisePct) cell = again;
+          }
+          cells.push({ ...cell, rep });
         }
       }
     }
   }
   return cells;
+}
+
+/** How many noisy runs may be repeated in one matrix: half its size at most. */
+export function maxRetries(plan: Plan, targets: number): number {
+  return plan.noiseRetries > 0 ? Math.floor(matrixSize(plan, targets) / 2) : 0;
 }

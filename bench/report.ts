@@ -215,7 +215,7 @@ const SETUP = [
   '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop.',
   '- **llmux**: `node src/cli.ts serve --config bench/llmux.bench.yaml`: a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
   '',
-  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
+  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
   '',
 ];
 

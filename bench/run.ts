@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF]`
+ * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF] [--noise-retries N]`
  * `node bench/run.ts --render [FILE] [--write]` renders the report again from a saved run.
  *
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
-import { matrixSize, runMatrix, warmUp } from './matrix.ts';
+import { matrixSize, maxRetries, runMatrix, warmUp } from './matrix.ts';
 import type { MatrixTarget, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
@@ -40,15 +40,15 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const has = (f: string): boolean => argv.includes(f);
-  const num = (f: string, d: number): number => {
+  const num = (f: string, d: number, min = 1): number => {
     const i = argv.indexOf(f);
     const v = i >= 0 ? Number(argv[i + 1]) : NaN;
-    return Number.isFinite(v) && v > 0 ? v : d;
+    return Number.isFinite(v) && v >= min ? v : d;
   };
   const quick = has('--quick');
   const mi = argv.indexOf('--modes');
   const modes = (mi >= 0 ? (argv[mi + 1] ?? '').split(',') : ['json', 'stream']).filter((m): m is Mode => m === 'json' || m === 'stream');
-  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2, modes };
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10, 0.5), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
   return {
     quick,
     write: has('--write') || !quick,
@@ -163,7 +163,7 @@ function removeTemp(tmp: string): void {
 function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}`;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}`;
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   installCleanup();
   mkdirSync(resultsPath(), { recursive: true });
   if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-  const budgetS = matrixSize(o.plan, 3) * (o.plan.durationS + 1) + 300;
+  const budgetS = (matrixSize(o.plan, 3) + maxRetries(o.plan, 3)) * (o.plan.durationS + 1) + 300;
   setTimeout(() => {
     log(`run exceeded its bound of ${budgetS} s: stopping`);
     void stopAll(1000).finally(() => process.exit(3));

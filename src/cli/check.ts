@@ -6,12 +6,14 @@ import type { Command } from 'commander';
 import { compile, maskKey, type Snapshot } from '../config/compile.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { probe, type ProbeResult, type ProbeTarget } from '../routing/probe.ts';
+import { isDisabled } from '../routing/planner.ts';
 import { UpstreamClients } from '../upstream/client.ts';
 
 export function probeTargets(snap: Snapshot): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   for (const p of snap.providers.values()) {
-    if (!p.enabled) continue;
+    // Disabled (enabled: false or a limit of 0): never spend a request on it.
+    if (isDisabled(p)) continue;
     const model = p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
     const keys = p.keys.length > 0 ? p.keys : [null];
     for (const key of keys) out.push({ provider: p, key, model });

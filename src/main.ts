@@ -88,9 +88,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   const cfg = snaps.current.config;
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
-  if (!isLoopback(host) && snaps.current.clientKeys.size === 0 && !cfg.server.adminKey && !cfg.server.allowOpen) {
-    throw new StartupError(`Refusing to listen on ${host} with no client key: anyone who can reach it could spend your upstream keys. Set server.keys (or server.adminKey) in the config, or server.allowOpen: true if you really want an open gateway.`);
-  }
+  const refuseOpen = (storedKeys: number): void => {
+    if (!isLoopback(host) && snaps.current.clientKeys.size === 0 && storedKeys === 0 && !cfg.server.adminKey && !cfg.server.allowOpen) {
+      throw new StartupError(`Refusing to listen on ${host} with no client key: anyone who can reach it could spend your upstream keys. Set server.keys (or server.adminKey) in the config, create one with \`llmux keys create\`, or set server.allowOpen: true if you really want an open gateway.`);
+    }
+  };
   const log = opts.logger ?? createLogger({ level: cfg.log.level, file: cfg.log.file && path.resolve(cwd, cfg.log.file), timezone: cfg.server.timezone });
   for (const n of snaps.notes) log.info(n);
   const instance = randomUUID();
@@ -112,6 +114,15 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   await breakerSync.start();
   const keys = new StoredKeys(store);
   await keys.refresh();
+  try {
+    refuseOpen(keys.count);
+  } catch (e) {
+    breakerSync.stop();
+    await persister?.close().catch(() => undefined);
+    await state.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
   const principals = new PrincipalLimiter(state, tz);
   const gate = new ConcurrencyGate(cfg.server.maxConcurrency, cfg.server.queue.size, cfg.server.queue.timeoutMs);
   snaps.onSwap((s) => {

@@ -7,7 +7,7 @@ import { readFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parse as parseDotenv } from 'dotenv';
-import { configSchema, formatIssues, type Config } from './schema.ts';
+import { configSchema, crossReferenceIssues, formatIssues, formatPath, type Config } from './schema.ts';
 import { envKeyPresets } from './presets.ts';
 import { applySources } from './sources.ts';
 
@@ -137,7 +137,15 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env, fromFile: boo
 /** Validate an already substituted raw object. Throws ConfigError listing every problem by path. */
 export function validateConfig(raw: unknown, file: string | null): Config {
   const r = configSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(file, formatIssues(r.error));
+  if (!r.success) {
+    // Zod skips the whole-config checks when a field is wrong; list those problems in the same pass.
+    const problems = formatIssues(r.error);
+    for (const i of crossReferenceIssues(raw)) {
+      const line = `${formatPath(i.path)}: ${i.message}`;
+      if (!problems.includes(line)) problems.push(line);
+    }
+    throw new ConfigError(file, problems);
+  }
   return r.data;
 }
 

@@ -165,22 +165,38 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.providers.forEach((p, i) => {
-      if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `duplicate provider id "${p.id}"` });
-      seen.add(p.id);
-    });
-    const routeNames = new Set<string>();
-    cfg.routes.forEach((r, i) => {
-      if (routeNames.has(r.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route "${r.name}"` });
-      routeNames.add(r.name);
-      r.targets?.forEach((t, j) => {
-        if (!seen.has(t.provider)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'targets', j, 'provider'], message: `no provider with id "${t.provider}"` });
-        }
-      });
+    for (const i of crossReferenceIssues(cfg)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
+  });
+
+/**
+ * Problems between entries (duplicate ids, routes to unknown providers). Works on raw, unvalidated
+ * data too, so a file with other problems still gets these listed in the same pass.
+ */
+export function crossReferenceIssues(raw: unknown): Array<{ path: Array<string | number>; message: string }> {
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  const o = (typeof raw === 'object' && raw !== null ? raw : {}) as { providers?: unknown; routes?: unknown };
+  const providers = Array.isArray(o.providers) ? o.providers : [];
+  const routes = Array.isArray(o.routes) ? o.routes : [];
+  const seen = new Set<unknown>();
+  providers.forEach((p: { id?: unknown } | null, i) => {
+    const id = p?.id;
+    if (typeof id !== 'string') return;
+    if (seen.has(id)) out.push({ path: ['providers', i, 'id'], message: `duplicate provider id "${id}"` });
+    seen.add(id);
+  });
+  const names = new Set<unknown>();
+  routes.forEach((r: { name?: unknown; targets?: unknown } | null, i) => {
+    if (typeof r?.name === 'string' && names.has(r.name)) out.push({ path: ['routes', i, 'name'], message: `duplicate route "${r.name}"` });
+    names.add(r?.name);
+    if (!Array.isArray(r?.targets)) return;
+    (r.targets as Array<{ provider?: unknown } | null>).forEach((t, j) => {
+      if (typeof t?.provider === 'string' && !seen.has(t.provider)) {
+        out.push({ path: ['routes', i, 'targets', j, 'provider'], message: `no provider with id "${t.provider}"` });
+      }
     });
   });
+  return out;
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

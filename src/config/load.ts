@@ -43,7 +43,7 @@ export interface Loaded {
 
 const defaultNames = ['llmux.yaml', 'llmux.yml', 'llmux.json'];
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await access(p);
     return true;

@@ -1,21 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { startFakeUpstream } from '../fakes/fake-upstream.ts';
-import { spawnServe } from '../fakes/process.ts';
+import { removeDir, spawnGateway, workDir } from './spawned.ts';
 
 test('SIGTERM during a stream lets it finish, refuses new requests, and exits 0', { timeout: 30_000 }, async () => {
   const up = await startFakeUpstream({ name: 'slow' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-shutdown-'));
-  await writeFile(path.join(dir, 'llmux.yaml'), [
-    'store: memory',
-    'server: { shutdownGraceMs: 10000 }',
-    'providers:',
-    `  - { id: slow, baseUrl: "${up.baseUrl}", keys: [sk-slow-abcdefgh], models: [mock-small] }`,
-  ].join('\n'));
-  const gw = await spawnServe([], dir);
+  const { dir, file } = await workDir({
+    store: 'memory',
+    server: { shutdownGraceMs: 10000 },
+    providers: [{ id: 'slow', baseUrl: up.baseUrl, keys: ['sk-slow-abcdefgh'], models: ['mock-small'] }],
+  });
+  const gw = await spawnGateway({ dir, file });
   try {
     up.enqueue({ text: 'one two three four five six seven eight', eventDelayMs: 150 });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -46,23 +41,22 @@ test('SIGTERM during a stream lets it finish, refuses new requests, and exits 0'
   } finally {
     await gw.stop();
     await up.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 });
 
 test('admin-made providers and routes survive a restart (SQLite store)', { timeout: 30_000 }, async () => {
   const up = await startFakeUpstream({ name: 'adm' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-admin-restart-'));
-  await writeFile(path.join(dir, 'llmux.yaml'), 'store: sqlite:./data/llmux.db\nserver: { adminKey: admin-secret-123 }\n');
+  const { dir, file } = await workDir({ store: 'sqlite:./data/llmux.db', server: { adminKey: 'admin-secret-123' } });
   const admin = { 'content-type': 'application/json', authorization: 'Bearer admin-secret-123' };
-  let gw = await spawnServe([], dir);
+  let gw = await spawnGateway({ dir, file });
   try {
     let r = await fetch(`${gw.url}/admin/providers`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'made', baseUrl: up.baseUrl, keys: ['sk-made-abcdefgh1234'], models: ['mock-small'] }) });
     assert.equal(r.status, 201, await r.text());
     r = await fetch(`${gw.url}/admin/routes`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'made-route', targets: [{ provider: 'made' }] }) });
     assert.equal(r.status, 201, await r.text());
     assert.equal(await gw.stop(), 0);
-    gw = await spawnServe([], dir);
+    gw = await spawnGateway({ dir, file });
     r = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer admin-secret-123' },
       body: JSON.stringify({ model: 'made-route', messages: [{ role: 'user', content: 'hi' }] }),
@@ -76,6 +70,6 @@ test('admin-made providers and routes survive a restart (SQLite store)', { timeo
   } finally {
     await gw.stop();
     await up.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 });

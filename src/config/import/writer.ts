@@ -3,11 +3,11 @@
  * validated with the one schema, written as a commented YAML document (the yaml Document API, so
  * comments are real comments), never over an existing file without `force`.
  */
-import { access, chmod, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Document, isCollection, isMap, isPair, isScalar, isSeq } from 'yaml';
 import { configSchema, formatIssues, providerSchema, routeSchema, serverSchema } from '../schema.ts';
-import { ConfigError } from '../load.ts';
+import { ConfigError, exists } from '../load.ts';
 import { mergeEnvFile } from './env-file.ts';
 import { importError } from './read-source.ts';
 import type { ImportResult } from './result.ts';
@@ -165,14 +165,6 @@ export function renderYaml(result: ImportResult, opts: WriteOptions): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Validate, then write the env file (if any) and the YAML. Nothing is written when a check fails. */
 export async function writeImport(result: ImportResult, opts: WriteOptions): Promise<WriteOutcome> {

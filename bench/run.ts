@@ -201,7 +201,8 @@ async function main(): Promise<void> {
   r.checks = await checkBodies(w.targets, bodies);
   reportBodies(r.checks, 'before load');
   await holds(w, o, r);
-  const ours = { pids: [process.pid, w.up.child.pid, w.bare.child.pid, ...(w.llmux ? [w.llmux.child.pid] : [])] };
+  // cpuMicros counts descendants: the harness's own pid covers upstream and proxies too
+  const ours = { pids: [process.pid] };
   await warmUp(w.targets, o.plan, bodies, ours);
   r.cells = await runMatrix(w.targets, o.plan, bodies, ours, log);
   for (const m of r.memory) {

@@ -11,6 +11,21 @@ export interface ScrapeSources {
   limiterUsage(): Array<{ endpoint: string; rpm: number; rpd: number }>;
 }
 
+/** Memoise `make(...labels)` by its label values (bounded: label values come from config and statuses). */
+function childCache<A extends string[], C>(make: (...labels: A) => C): (...labels: A) => C {
+  const cache = new Map<string, C>();
+  return (...labels: A): C => {
+    const key = labels.join('\u0000');
+    let c = cache.get(key);
+    if (c === undefined) {
+      if (cache.size > 10_000) cache.clear();
+      c = make(...labels);
+      cache.set(key, c);
+    }
+    return c;
+  };
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   #unsub: Array<() => void> = [];
@@ -39,13 +54,19 @@ export class Metrics {
         for (const u of src.limiterUsage()) this.set({ endpoint: u.endpoint }, u.rpm);
       },
     });
+    // Labelled children cached by their label values: prom-client hashes a label object on every
+    // call otherwise (7 µs a request under load; BENCHMARKS.md).
+    const requestsBy = childCache((...v: string[]) => requests.labels(...v));
+    const latencyBy = childCache((route: string) => latency.labels(route));
+    const ttftBy = childCache((route: string) => ttft.labels(route));
+    const attemptsBy = childCache((...v: string[]) => attempts.labels(...v));
     const onEnd = (m: unknown): void => {
       const e = m as RequestEndEvent;
       if (e.instance !== instance) return;
       const route = e.route ?? 'none';
-      requests.inc({ route, provider: e.provider ?? 'none', status: String(e.status), stream: e.stream ? 'true' : 'false' });
-      latency.observe({ route }, e.latencyMs / 1000);
-      if (e.ttftMs !== null) ttft.observe({ route }, e.ttftMs / 1000);
+      requestsBy(route, e.provider ?? 'none', String(e.status), e.stream ? 'true' : 'false').inc();
+      latencyBy(route).observe(e.latencyMs / 1000);
+      if (e.ttftMs !== null) ttftBy(route).observe(e.ttftMs / 1000);
       if (e.attempts > 1) failovers.inc({ route }, e.attempts - 1);
       if (e.provider && e.promptTokens) tokens.inc({ provider: e.provider, kind: 'prompt' }, e.promptTokens);
       if (e.provider && e.completionTokens) tokens.inc({ provider: e.provider, kind: 'completion' }, e.completionTokens);
@@ -53,7 +74,7 @@ export class Metrics {
     const onAttempt = (m: unknown): void => {
       const a = m as AttemptEndEvent;
       if (a.instance !== instance) return;
-      attempts.inc({ provider: a.provider, class: a.cls ?? 'ok' });
+      attemptsBy(a.provider, a.cls ?? 'ok').inc();
     };
     channels.requestEnd.subscribe(onEnd);
     channels.attemptEnd.subscribe(onAttempt);

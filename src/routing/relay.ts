@@ -17,6 +17,8 @@ import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHeaders, sseHeaders } from './response.ts';
 
+const markers = [Buffer.from('[DONE]'), Buffer.from('"usage"'), Buffer.from('"error"'), Buffer.from('event:')];
+
 /** Most bytes held back before the first content event; past it the stream is committed anyway. */
 const maxPreamble = 1024 * 1024;
 
@@ -48,14 +50,38 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
   const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0 };
 
   /** Inspect one event; returns what to forward in its place. */
+  /**
+   * Where the bytes that can make an event matter (`[DONE]`, `"usage"`, `"error"`, `event:`) stand in
+   * the buffer being scanned: found once per buffer, so an ordinary content event costs no search.
+   */
+  let markBuf: Buffer | null = null;
+  let marks: number[] = [];
+  let mi = 0;
+  function hasMark(b: Buffer, s: number, e: number): boolean {
+    if (markBuf !== b) {
+      markBuf = b;
+      marks = [];
+      mi = 0;
+      for (const n of markers) for (let i = b.indexOf(n); i !== -1; i = b.indexOf(n, i + 1)) marks.push(i);
+      if (marks.length > 1) marks.sort((x, y) => x - y);
+    }
+    while (mi < marks.length && marks[mi]! < s) mi++;
+    return mi < marks.length && marks[mi]! < e;
+  }
+
   function inspect(b: Buffer, s: number, e: number): Action {
-    if (isDone(b, s, e)) {
+    // Once content was seen (also earlier in this same chunk), only marked events need a look.
+    const cheap = (st.committed || st.commitNow) && !slow;
+    if (cheap && !hasMark(b, s, e)) return 'keep';
+    // A view of just this event: Buffer#indexOf has no end bound, and searching the rest of a chunk
+    // for every event made a 21-event chunk quadratic.
+    const ev = b.subarray(s, e);
+    if (isDone(ev, 0, ev.length)) {
       st.sawDone = true;
       return 'keep';
     }
-    const cheap = st.committed && !slow;
-    if (cheap && !hasUsage(b, s, e) && !hasError(b, s, e)) return 'keep';
-    const { data, name } = eventData(b, s, e);
+    if (cheap && !hasUsage(ev, 0, ev.length) && !hasError(ev, 0, ev.length)) return 'keep';
+    const { data, name } = eventData(ev, 0, ev.length);
     if (data === null) return 'keep';
     let obj: Record<string, unknown>;
     try {

@@ -179,7 +179,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     startedAt: clock.now(),
   };
   await app.register(adminPlugin(admin));
-  const jobs = startJobs({ store, snaps, keys, log, clock });
+  const jobs = startJobs({ store, snaps, keys, log, clock, onPoll: () => debug.refreshAdmin() });
   const hcDeps = { snaps, tracker, clients, log };
   if (cfg.healthCheck.onStartup) {
     const r = await checkAll(hcDeps, snaps.current);

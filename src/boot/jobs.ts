@@ -14,6 +14,8 @@ export interface JobDeps {
   keys: StoredKeys;
   log: Logger;
   clock: Clock;
+  /** Also run on every poll (e.g. re-read the admin debug toggle another instance may have set). */
+  onPoll?: () => Promise<void>;
   /** Defaults: version poll 1 s, prune every 10 min. */
   pollMs?: number;
   pruneMs?: number;
@@ -33,6 +35,7 @@ export function startJobs(d: JobDeps): { stop(): void } {
         if (!r.ok) d.log.error({ error: r.error }, 'config from the store rejected; the previous config keeps serving');
       }
       version = v;
+      await d.onPoll?.();
     } catch (e) {
       d.log.warn({ err: e }, 'could not read the store config version');
     } finally {

@@ -188,11 +188,6 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     await discoverModels(hcDeps, snaps.current);
   }
   const checks = startHealthChecks(hcDeps);
-  await app.listen({ host, port });
-  const addr = app.server.address();
-  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ url, providers: snaps.current.providers.size, routes: snaps.current.routes.size, config: snaps.current.file ?? '(defaults)', store: redactUrl(cfg.store), state: redactUrl(cfg.state) }, 'llmux listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -223,6 +218,17 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     })();
     return closing;
   };
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    // A busy port (or any bind error): release everything, so the process can exit with the error.
+    await close().catch(() => undefined);
+    throw e;
+  }
+  const addr = app.server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  log.info({ url, providers: snaps.current.providers.size, routes: snaps.current.routes.size, config: snaps.current.file ?? '(defaults)', store: redactUrl(cfg.store), state: redactUrl(cfg.state) }, 'llmux listening');
   if (opts.handleSignals) installSignals(close, log);
   return { url, app, deps, log, store, state, snapshot: () => snaps.current, reload: (r) => snaps.reload(r), close };
 }

@@ -36,6 +36,7 @@ export interface LoggerOptions {
 export const redactPaths = [
   'authorization', 'apiKey', 'api_key', 'key', 'keys', 'adminKey',
   'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]',
+  'provider.apiKey', 'provider.api_key', 'provider.key', 'provider.keys', 'server.adminKey', 'server.keys',
 ];
 
 /** Batch up to 4 KB, but never hold a line longer than a second. */

@@ -17,7 +17,11 @@ import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHeaders, sseHeaders } from './response.ts';
 
-const markers = [Buffer.from('[DONE]'), Buffer.from('"usage"'), Buffer.from('"error"'), Buffer.from('event:')];
+/**
+ * Bytes that can make an event matter after commit. Usage only when it is an object: most chunks
+ * carry `"usage":null`, which must not send every event down the slow path.
+ */
+const markers = ['[DONE]', '"usage":{', '"usage": {', '"error"', 'event:'].map((m) => Buffer.from(m));
 
 /** Most bytes held back before the first content event; past it the stream is committed anyway. */
 const maxPreamble = 1024 * 1024;

@@ -8,18 +8,12 @@ import type { FastifyInstance } from 'fastify';
 import { maskKey } from '../config/compile.ts';
 import { dayKey } from '../core/clock.ts';
 import type { RequestLogRow } from '../store/types.ts';
+import type { CallsFile } from '../observe/capture.ts';
 import type { AdminRuntime } from './runtime.ts';
 import { today } from './stats.ts';
 
-export interface CallsStats {
-  date: string;
-  total: number;
-  success: number;
-  failed: number;
-  timeout: number;
-  retry: number;
-  last_updated: string | null;
-}
+/** The CALLS_YYYYMMDD.json shape without the baseline's `count`. */
+export type CallsStats = Omit<CallsFile, 'count'>;
 
 export async function debugStats(rt: AdminRuntime): Promise<CallsStats> {
   const d = today(rt);

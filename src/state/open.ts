@@ -7,22 +7,12 @@
  * Opening Redis waits at most `connectTimeoutMs` for the first connection and never fails because
  * Redis is down: the state starts on its in-process fallback and switches over once connected.
  */
-import type { Clock } from '../core/clock.ts';
 import { MemoryState } from './memory.ts';
-import type { State, StateLogger } from './types.ts';
+import type { State } from './types.ts';
+import type { RedisStateOptions } from './redis/state.ts';
 
-export interface OpenStateOptions {
-  logger?: StateLogger | undefined;
-  clock?: Clock | undefined;
-  /** Redis: prepended to every key and channel (default `llmux:`), so deployments can share a Redis. */
-  prefix?: string | undefined;
-  /** Redis: per-command timeout before falling back (default 100 ms). */
-  commandTimeoutMs?: number | undefined;
-  /** Redis: wait for the first connection (default 1000 ms). */
-  connectTimeoutMs?: number | undefined;
-  /** Redis: after a failure, how long to stay on the fallback before trying again (default 1000 ms). */
-  retryMs?: number | undefined;
-}
+/** Options of `openState`: those of the Redis adapter (the memory state uses `clock` only). */
+export type OpenStateOptions = RedisStateOptions;
 
 export async function openState(url: string, opts: OpenStateOptions = {}): Promise<State> {
   if (url === 'memory') return new MemoryState(opts.clock ? { clock: opts.clock } : {});

@@ -30,7 +30,7 @@ const homes: Record<string, string[]> = {
 };
 
 const adapters = ['state/redis', 'store/sqlite', 'store/postgres'];
-const providerNames = /\b(openrouter|groq|deepseek|gemini|mistral|siliconflow|chutes|togetherai|together\.xyz|cerebras|ollama|lmstudio)\b/i;
+const providerNames = /\b(openrouter|groq|deepseek|gemini|mistral|siliconflow|chutes|togetherai|together\.xyz|cerebras|ollama|lmstudio)(?![a-z])/i;
 
 async function* walk(dir: string): AsyncGenerator<string> {
   for (const e of await readdir(dir, { withFileTypes: true })) {

@@ -12,6 +12,7 @@ import { statusForClass } from '../dialects/openai/errors.ts';
 import { abortReasons, type RequestContext, type RoutingDeps } from './context.ts';
 import { plan, type Endpoint } from './planner.ts';
 import { resolveRoute } from './route-table.ts';
+import { envKeyPresets } from '../config/presets.ts';
 import { runAttempt } from './run-attempt.ts';
 import type { AttemptFailure, AttemptResult } from './attempt.ts';
 import { writeExhausted, writePassthrough, type Exhaustion } from './outcome.ts';
@@ -56,7 +57,9 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
   const snap = ctx.snapshot;
   const route = resolveRoute(snap, ctx.model);
   if (!route) {
-    const err = new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `The model "${ctx.model}" does not exist here: no route, provider model or "*" route matches it. GET /v1/models lists what is available.`, { param: 'model' });
+    const err = snap.providers.size === 0
+      ? new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `llmux has no providers yet: add one to llmux.yaml, or set a provider key such as ${envKeyPresets().slice(0, 3).map(([, p]) => p.keyEnv).join(', ')} in the environment or .env, then restart (see the README).`, { param: 'model' })
+      : new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `The model "${ctx.model}" does not exist here: no route, provider model or "*" route matches it. GET /v1/models lists what is available.`, { param: 'model' });
     writeError(ctx, err, null, 0, true);
     return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
   }

@@ -32,17 +32,8 @@ export function today(rt: AdminRuntime): Today {
   return { key: dayKey(now, tz), start: startOfDay(now, tz), timezone: tz, now };
 }
 
-export interface ProviderStats {
-  requests: number;
-  success: number;
-  failure: number;
-  timeouts: number;
-  retries: number;
-  promptTokens: number;
-  completionTokens: number;
-  latencyP50: number | null;
-  latencyP95: number | null;
-}
+/** Per provider (and totals): the store's request-log stats. */
+export type ProviderStats = LogStats;
 
 const zero: ProviderStats = { requests: 0, success: 0, failure: 0, timeouts: 0, retries: 0, promptTokens: 0, completionTokens: 0, latencyP50: null, latencyP95: null };
 

@@ -182,5 +182,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Loaded> {
   applyEnvOverrides(raw, env, file !== null);
   const withSources = await applySources(raw, cwd, env);
   notes.push(...withSources.notes);
-  return { config: validateConfig(withSources.raw, file), file, env, notes };
+  const config = validateConfig(withSources.raw, file);
+  config.routes.forEach((r, i) => {
+    // Accepted so configs written for later versions load, but said out loud: they do nothing yet.
+    if (r.hedge) notes.push(`routes[${i}].hedge is not implemented yet and has no effect`);
+    if (r.resume) notes.push(`routes[${i}].resume is not implemented yet and has no effect`);
+  });
+  return { config, file, env, notes };
 }

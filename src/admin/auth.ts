@@ -10,7 +10,7 @@
  * page would carry its own host name) and a browser's Origin must be that same host (so a web page
  * cannot POST to the local admin API behind the user's back).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hashKey, sameDigest } from '../core/digest.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LlmuxError } from '../core/errors.ts';
 import type { AdminRuntime } from './runtime.ts';
@@ -49,9 +49,7 @@ export function presentedAdminKey(req: FastifyRequest): string | null {
 }
 
 export function adminKeyMatches(key: string, adminKeyHash: string): boolean {
-  const a = createHash('sha256').update(key, 'utf8').digest();
-  const b = Buffer.from(adminKeyHash, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return sameDigest(hashKey(key), adminKeyHash);
 }
 
 const setKeyHint = 'set server.adminKey in the config and send it as "x-admin-key: <key>" or "Authorization: Bearer <key>"';

@@ -2,7 +2,7 @@
  * Config → Snapshot: the validated, immutable config in effect, with everything the request path
  * needs precomputed (URLs, key hashes, model index). Swapped whole on reload.
  */
-import { createHash } from 'node:crypto';
+import { hashKey } from '../core/digest.ts';
 import type { Balance, ClientKeyConfig, Config, LimitsConfig, ProviderConfig } from './schema.ts';
 import { ConfigError } from './load.ts';
 import { presets } from './presets.ts';
@@ -84,9 +84,6 @@ export interface Snapshot {
   readonly bodyLimitBytes: number;
 }
 
-export function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
 
 /** `sk-…abcd`: enough to recognise a key, never enough to use it. */
 export function maskKey(key: string): string {
@@ -144,7 +141,7 @@ function compileProvider(p: ProviderConfig, cfg: Config, index: number, problems
     type: p.type,
     ...url,
     keys,
-    keyIds: keys.map((k) => sha256(k).slice(0, 8)),
+    keyIds: keys.map((k) => hashKey(k).slice(0, 8)),
     models,
     discover: p.models === 'auto' || p.models === 'free' ? p.models : null,
     modelMap: p.modelMap,
@@ -173,7 +170,7 @@ function compilePrincipal(k: ClientKeyConfig, i: number): ClientPrincipal {
   return {
     id: `file:${i}`,
     name: o.name ?? `key-${i + 1}`,
-    hash: sha256(o.key),
+    hash: hashKey(o.key),
     prefix: maskKey(o.key),
     limits: o.limits,
     models: o.models,
@@ -227,7 +224,7 @@ export function compile(config: Config, file: string | null, version: number, no
     routes,
     modelIndex,
     clientKeys,
-    adminKeyHash: config.server.adminKey ? sha256(config.server.adminKey) : null,
+    adminKeyHash: config.server.adminKey ? hashKey(config.server.adminKey) : null,
     bodyLimitBytes: parseSize(config.server.bodyLimit),
   };
 }

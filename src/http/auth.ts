@@ -5,7 +5,7 @@
  * start-up allows only on loopback.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hashKey, sameDigest } from '../core/digest.ts';
 import { LlmuxError } from '../core/errors.ts';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 
@@ -28,9 +28,6 @@ export const adminPrincipal: ClientPrincipal = Object.freeze({
   id: 'admin', name: 'admin', hash: '', prefix: 'admin', limits: undefined, models: undefined, budgetTokens: undefined, expiresAt: undefined, source: 'file' as const,
 });
 
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
 
 /**
  * Digests of recently presented keys: a busy client sends the same key on every request, and hashing
@@ -49,11 +46,6 @@ function digestOf(key: string): string {
   return h;
 }
 
-export function sameHash(aHex: string, bHex: string): boolean {
-  const a = Buffer.from(aHex, 'hex');
-  const b = Buffer.from(bHex, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** Is /v1 open (no client keys anywhere, no admin key)? */
 export function isOpen(snap: Snapshot, storedKeys: number): boolean {
@@ -75,7 +67,7 @@ export function authenticate(headers: IncomingHttpHeaders, snap: Snapshot, store
     if (p.expiresAt !== undefined && p.expiresAt <= now) throw new LlmuxError('LLMUX_ERR_KEY_EXPIRED', 'This API key has expired; ask the gateway admin for a new one.');
     return p;
   }
-  if (snap.adminKeyHash !== null && snap.clientKeys.size === 0 && storedCount === 0 && sameHash(h, snap.adminKeyHash)) return adminPrincipal;
+  if (snap.adminKeyHash !== null && snap.clientKeys.size === 0 && storedCount === 0 && sameDigest(h, snap.adminKeyHash)) return adminPrincipal;
   throw new LlmuxError('LLMUX_ERR_AUTH_INVALID', 'Invalid API key: it is not one of this gateway\'s client keys.', { headers: { 'www-authenticate': 'Bearer' } });
 }
 

@@ -3,16 +3,14 @@
  * only `hashKey(key)` and a display prefix; authentication hashes the presented key and looks the
  * hash up, so no secret is ever compared byte by byte (no timing side channel to speak of).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 const KEY_PREFIX = 'llmux-';
 /** Characters of the random part shown in lists: 8 × 6 bits, enough to tell keys apart. */
 const DISPLAY_CHARS = 8;
 
-/** SHA-256 of the key, hex. A fast hash is fine here: the keys are random, not passwords. */
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+/** SHA-256 of the key, hex: the same digest the gateway looks presented keys up by. */
+export { hashKey } from '../core/digest.ts';
 
 /** A fresh random key and its display prefix. */
 export function generateKey(): { key: string; prefix: string } {

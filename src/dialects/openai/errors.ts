@@ -3,6 +3,7 @@
  * Pure: no I/O.
  */
 import type { FailureClass } from '../../core/failure.ts';
+import { maskKey } from '../../config/compile.ts';
 
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -113,9 +114,6 @@ export function statusForClass(cls: FailureClass): number {
 
 const tokenPattern = /[A-Za-z0-9_\-.]{8,}/g;
 
-function maskSecret(s: string): string {
-  return `${s.slice(0, 3)}…${s.slice(-4)}`;
-}
 
 /**
  * Remove credentials from text an upstream sent back (OpenAI echoes the key: "Incorrect API key
@@ -128,6 +126,6 @@ export function scrubSecrets(text: string, keys: readonly string[]): string {
   const secrets = keys.filter((k) => k.length >= 8);
   if (secrets.length === 0 || text === '') return text;
   let out = text;
-  for (const k of secrets) if (out.includes(k)) out = out.split(k).join(maskSecret(k));
+  for (const k of secrets) if (out.includes(k)) out = out.split(k).join(maskKey(k));
   return out.replace(tokenPattern, (tok) => (secrets.some((k) => k.includes(tok)) ? '[redacted]' : tok));
 }

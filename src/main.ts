@@ -37,7 +37,7 @@ import { watchFiles, type Watching } from './config/watch.ts';
 import { CaptureWriter } from './observe/capture.ts';
 import { adminPlugin } from './admin/plugin.ts';
 import type { AdminRuntime } from './admin/runtime.ts';
-import { probe } from './routing/probe.ts';
+import { probe, probeModel } from './routing/probe.ts';
 import { endpointId } from './routing/planner.ts';
 
 export interface GatewayOptions {
@@ -171,7 +171,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       const p = snaps.current.providers.get(id);
       if (!p) return [];
       const hc = snaps.current.config.healthCheck;
-      const model = p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
+      const model = probeModel(p);
       const keys = p.keys.length > 0 ? p.keys : [null];
       return Promise.all(keys.map(async (key, i) => ({ ...(await probe(clients, { provider: p, key, model }, hc.mode === 'chat' && model ? 'chat' : 'models', hc.timeoutMs)), endpoint: endpointId(p, p.keyIds[i] ?? 'nokey', model) })));
     },

@@ -9,7 +9,7 @@ import { isFreeModel } from '../dialects/openai/quirks.ts';
 import type { HealthTracker } from '../health/tracker.ts';
 import type { Logger } from '../observe/logger.ts';
 import { endpointId, isDisabled } from '../routing/planner.ts';
-import { probe } from '../routing/probe.ts';
+import { probe, probeModel } from '../routing/probe.ts';
 import type { UpstreamClients } from '../upstream/client.ts';
 import type { Snapshots } from './snapshots.ts';
 
@@ -20,9 +20,6 @@ export interface HealthCheckDeps {
   log: Logger;
 }
 
-function firstModel(p: CompiledProvider): string {
-  return p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
-}
 
 /** Probe every enabled endpoint once; resolves when all probes ended (each bounded by timeoutMs). */
 export async function checkAll(d: HealthCheckDeps, snap: Snapshot): Promise<{ ok: number; failed: number }> {
@@ -33,7 +30,7 @@ export async function checkAll(d: HealthCheckDeps, snap: Snapshot): Promise<{ ok
     if (isDisabled(p)) continue;
     const keys = p.keys.length > 0 ? p.keys : [null];
     keys.forEach((key, i) => {
-      const model = firstModel(p);
+      const model = probeModel(p);
       jobs.push((async () => {
         const r = await probe(d.clients, { provider: p, key, model }, hc.mode === 'chat' && model ? 'chat' : 'models', hc.timeoutMs);
         const h = d.tracker.get(endpointId(p, p.keyIds[i] ?? 'nokey', model || '(caller\'s model)'), p.breaker);

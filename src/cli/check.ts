@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { compile, maskKey, type Snapshot } from '../config/compile.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
-import { probe, type ProbeResult, type ProbeTarget } from '../routing/probe.ts';
+import { probe, probeModel, type ProbeResult, type ProbeTarget } from '../routing/probe.ts';
 import { isDisabled } from '../routing/planner.ts';
 import { UpstreamClients } from '../upstream/client.ts';
 
@@ -14,7 +14,7 @@ export function probeTargets(snap: Snapshot): ProbeTarget[] {
   for (const p of snap.providers.values()) {
     // Disabled (enabled: false or a limit of 0): never spend a request on it.
     if (isDisabled(p)) continue;
-    const model = p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
+    const model = probeModel(p);
     const keys = p.keys.length > 0 ? p.keys : [null];
     for (const key of keys) out.push({ provider: p, key, model });
   }

@@ -29,6 +29,11 @@ export interface ProbeTarget {
   model: string;
 }
 
+/** The model a probe of a provider uses: its first listed model, else its first mapped one, else none. */
+export function probeModel(p: CompiledProvider): string {
+  return p.models[0] ?? Object.values(p.modelMap)[0] ?? '';
+}
+
 export async function probe(clients: UpstreamClients, t: ProbeTarget, mode: 'models' | 'chat', timeoutMs: number): Promise<ProbeResult> {
   const t0 = performance.now();
   const signal = AbortSignal.timeout(timeoutMs);

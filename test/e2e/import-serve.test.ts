@@ -13,15 +13,13 @@ import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { parse as parseDotenv } from 'dotenv';
 import OpenAI from 'openai';
-import pino from 'pino';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startGateway, type Gateway } from '../../src/main.ts';
 import { presets } from '../../src/config/presets.ts';
-import { redactPaths } from '../../src/observe/logger.ts';
 import { startFakeUpstream, type FakeUpstream, type ReceivedRequest } from '../fakes/fake-upstream.ts';
+import { captureLogger } from '../fakes/gateway.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'src', 'cli.ts');
@@ -211,14 +209,7 @@ interface Running {
 }
 
 async function serve(configPath: string, cwd: string, apiKey = 'none'): Promise<Running> {
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, sink);
+  const { logs, logger } = captureLogger();
   const gw = await startGateway({ configPath, cwd, env: {}, port: 0, host: '127.0.0.1', logger });
   const client = (key = apiKey): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0, timeout: 15_000 });
   return {

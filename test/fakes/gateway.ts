@@ -10,7 +10,7 @@ import pino from 'pino';
 import OpenAI from 'openai';
 import { startGateway, type Gateway } from '../../src/main.ts';
 import type { Clock } from '../../src/core/clock.ts';
-import { redactPaths } from '../../src/observe/logger.ts';
+import { redactPaths, type Logger } from '../../src/observe/logger.ts';
 
 export interface TestGateway {
   gw: Gateway;
@@ -29,10 +29,8 @@ export interface TestGatewayOptions {
   host?: string;
 }
 
-export async function startTestGateway(config: object, opts: TestGatewayOptions = {}): Promise<TestGateway> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-test-'));
-  const file = path.join(dir, 'llmux.json');
-  await writeFile(file, JSON.stringify({ store: 'memory', ...config }, null, 2));
+/** A debug-level logger with the gateway's redaction whose lines are kept in `logs` (to grep for secrets). */
+export function captureLogger(): { logs: string[]; logger: Logger } {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -40,7 +38,14 @@ export async function startTestGateway(config: object, opts: TestGatewayOptions 
       cb();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, sink);
+  return { logs, logger: pino({ level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } }, sink) };
+}
+
+export async function startTestGateway(config: object, opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-test-'));
+  const file = path.join(dir, 'llmux.json');
+  await writeFile(file, JSON.stringify({ store: 'memory', ...config }, null, 2));
+  const { logs, logger } = captureLogger();
   const gw = await startGateway({ configPath: file, cwd: dir, env: opts.env ?? {}, host: opts.host ?? '127.0.0.1', port: 0, logger, clock: opts.clock });
   return {
     gw,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF] [--noise-retries N]`
+ * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF] [--noise-retries N] [--connections 1,32,128] [--load-only]`
  * `node bench/run.ts --render [FILE] [--write]` renders the report again from a saved run.
  *
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
@@ -36,6 +36,8 @@ interface Options {
   settleMs: number;
   /** Measure llmux as of this git ref (a snapshot) instead of the working tree. */
   ref: string | undefined;
+  /** Only the load matrix: no open-stream, TTFB or inter-chunk probes (for quick iterations). */
+  loadOnly: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -48,7 +50,9 @@ function parseOptions(argv: string[]): Options {
   const quick = has('--quick');
   const mi = argv.indexOf('--modes');
   const modes = (mi >= 0 ? (argv[mi + 1] ?? '').split(',') : ['json', 'stream']).filter((m): m is Mode => m === 'json' || m === 'stream');
-  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10, 0.5), connections: [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
+  const ci = argv.indexOf('--connections');
+  const connections = ci >= 0 ? (argv[ci + 1] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [1, 32, 128];
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10, 0.5), connections: connections.length ? connections : [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
   return {
     quick,
     write: has('--write') || !quick,
@@ -60,6 +64,7 @@ function parseOptions(argv: string[]): Options {
     streams: num('--streams', 2000),
     settleMs: quick ? 800 : 2000,
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
+    loadOnly: has('--load-only'),
   };
 }
 
@@ -200,7 +205,7 @@ async function main(): Promise<void> {
   log('checking bodies …');
   r.checks = await checkBodies(w.targets, bodies);
   reportBodies(r.checks, 'before load');
-  await holds(w, o, r);
+  if (!o.loadOnly) await holds(w, o, r);
   // cpuMicros counts descendants: the harness's own pid covers upstream and proxies too
   const ours = { pids: [process.pid] };
   await warmUp(w.targets, o.plan, bodies, ours);
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
   const after = await checkBodies(w.targets, bodies);
   reportBodies(after, 'after load');
   r.checks.push(...after.filter((c) => !c.ok).map((c) => ({ ...c, detail: `after load: ${c.detail}` })));
-  await probes(w, o, r);
+  if (!o.loadOnly) await probes(w, o, r);
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);

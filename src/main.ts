@@ -28,6 +28,7 @@ import { RequestLogWriter } from './store/log-writer.ts';
 import type { Store } from './store/types.ts';
 import { UpstreamClients } from './upstream/client.ts';
 import { BreakerSync } from './boot/breaker-sync.ts';
+import { endLeanStart } from './boot/lean-start.ts';
 import { Snapshots } from './boot/snapshots.ts';
 import { StoredKeys } from './boot/stored-keys.ts';
 import { startJobs } from './boot/jobs.ts';
@@ -225,6 +226,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     await close().catch(() => undefined);
     throw e;
   }
+  endLeanStart();
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;

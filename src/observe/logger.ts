@@ -7,9 +7,10 @@
  * switched when the first line of a new day (in `timezone`) is written, so no timer has to run at
  * midnight and a quiet day leaves no empty file. Old files are never deleted here.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { dayKey, nextDayStart } from '../core/clock.ts';
 
 export type { Logger };
@@ -61,11 +62,16 @@ export function createLogger(opts: LoggerOptions): Logger {
   const targets: DestinationStream[] = [file];
   // With a file as well, pretty output is formatted in-process: one transport worker per logger
   // could not share the file switching done here.
-  if (opts.console ?? true) targets.push(pretty ? pinoPretty({ ...prettyOptions, destination: 1 }) : pino.destination({ dest: 1, ...batching }));
+  if (opts.console ?? true) targets.push(pretty ? loadPretty()({ ...prettyOptions, destination: 1 }) : pino.destination({ dest: 1, ...batching }));
   const tee = new Tee(targets);
   const log = pino(base, tee);
   closers.set(log, () => tee.end());
   return log;
+}
+
+/** pino-pretty is loaded only where it is used: a gateway logging JSON lines never pays its memory. */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 }
 
 const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' };

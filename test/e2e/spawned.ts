@@ -1,5 +1,5 @@
 /**
- * Real gateway processes for the e2e tests: `node src/cli.ts serve --config F --port 0` in a temp
+ * Real gateway processes for the e2e tests: `node bin/llmux.js serve --config F --port 0` (the launcher users run) in a temp
  * working directory with a clean environment, its JSON-lines log collected, its URL read from the
  * "llmux listening" line. Every process started here is tracked and killed by its PID in `killAll`.
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-export const cliPath = path.join(root, 'src', 'cli.ts');
+export const cliPath = path.join(root, 'bin', 'llmux.js');
 
 /** Only what node needs: no provider keys, no LLMUX_* settings from the developer's shell. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -11,19 +11,115 @@ export interface ScrapeSources {
   limiterUsage(): Array<{ endpoint: string; rpm: number; rpd: number }>;
 }
 
-/** Memoise `make(...labels)` by its label values (bounded: label values come from config and statuses). */
-function childCache<A extends string[], C>(make: (...labels: A) => C): (...labels: A) => C {
-  const cache = new Map<string, C>();
-  return (...labels: A): C => {
-    const key = labels.join('\u0000');
-    let c = cache.get(key);
-    if (c === undefined) {
-      if (cache.size > 10_000) cache.clear();
-      c = make(...labels);
-      cache.set(key, c);
+type Labels = Record<string, string>;
+
+interface Sample {
+  labels: Labels;
+  value: number;
+  metricName?: string;
+}
+
+/**
+ * The request path's counters and histograms: plain numbers per series, looked up by their label
+ * values, rendered by prom-client's registry (`registerMetric` with `get()`) only when scraped.
+ * prom-client's own labelled metrics hash and validate a label object on every `inc`/`observe`
+ * (≈ 8 µs a request under load; BENCHMARKS.md). Label values come from the config and status codes,
+ * so the series stay few.
+ */
+abstract class HotMetric<S extends { labels: Labels }> {
+  abstract readonly type: 'counter' | 'histogram';
+  readonly #series = new Map<string, S>();
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  constructor(name: string, help: string, labelNames: readonly string[], registry: client.Registry) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    registry.registerMetric(this as unknown as client.Metric);
+  }
+  protected abstract make(labels: Labels): S;
+  /** The series for these label values, in `labelNames` order. */
+  series(...values: string[]): S {
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      const labels: Labels = {};
+      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = values[i] ?? '';
+      s = this.make(labels);
+      this.#series.set(key, s);
     }
-    return c;
-  };
+    return s;
+  }
+  protected abstract samples(s: S, out: Sample[]): void;
+  get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' }> {
+    const values: Sample[] = [];
+    for (const s of this.#series.values()) this.samples(s, values);
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' });
+  }
+  reset(): void {
+    this.#series.clear();
+  }
+}
+
+interface CounterSeries {
+  labels: Labels;
+  value: number;
+}
+
+class HotCounter extends HotMetric<CounterSeries> {
+  readonly type = 'counter';
+  protected make(labels: Labels): CounterSeries {
+    return { labels, value: 0 };
+  }
+  protected samples(s: CounterSeries, out: Sample[]): void {
+    out.push({ labels: s.labels, value: s.value });
+  }
+}
+
+interface HistogramSeries {
+  labels: Labels;
+  /** Observations per bucket (not cumulative); the last one is +Inf. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+class HotHistogram extends HotMetric<HistogramSeries> {
+  readonly type = 'histogram';
+  readonly #bounds: readonly number[];
+  constructor(name: string, help: string, labelNames: readonly string[], bounds: readonly number[], registry: client.Registry) {
+    super(name, help, labelNames, registry);
+    this.#bounds = bounds;
+  }
+  protected make(labels: Labels): HistogramSeries {
+    return { labels, counts: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 };
+  }
+  observe(s: HistogramSeries, v: number): void {
+    const b = this.#bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    s.counts[i]!++;
+    s.sum += v;
+    s.count++;
+  }
+  protected samples(s: HistogramSeries, out: Sample[]): void {
+    let cum = 0;
+    for (let i = 0; i <= this.#bounds.length; i++) {
+      cum += s.counts[i]!;
+      const le = i < this.#bounds.length ? String(this.#bounds[i]) : '+Inf';
+      out.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le }, value: cum });
+    }
+    out.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+    out.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+  }
+}
+
+const statusTexts = new Map<number, string>();
+function statusText(n: number): string {
+  let t = statusTexts.get(n);
+  if (t === undefined) statusTexts.set(n, (t = String(n)));
+  return t;
 }
 
 export class Metrics {
@@ -32,12 +128,12 @@ export class Metrics {
 
   constructor(src: ScrapeSources, instance: string) {
     const r = this.registry;
-    const requests = new client.Counter({ name: 'llmux_requests_total', help: 'Client requests by route, provider and status', labelNames: ['route', 'provider', 'status', 'stream'], registers: [r] });
-    const attempts = new client.Counter({ name: 'llmux_attempts_total', help: 'Upstream attempts by provider and failure class (ok = success)', labelNames: ['provider', 'class'], registers: [r] });
-    const failovers = new client.Counter({ name: 'llmux_failovers_total', help: 'Attempts after the first within a request', labelNames: ['route'], registers: [r] });
-    const latency = new client.Histogram({ name: 'llmux_request_duration_seconds', help: 'Whole request duration', labelNames: ['route'], buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [r] });
-    const ttft = new client.Histogram({ name: 'llmux_time_to_first_token_seconds', help: 'Time to the first content event (streams) or the response (non-stream)', labelNames: ['route'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [r] });
-    const tokens = new client.Counter({ name: 'llmux_tokens_total', help: 'Tokens from upstream usage', labelNames: ['provider', 'kind'], registers: [r] });
+    const requests = new HotCounter('llmux_requests_total', 'Client requests by route, provider and status', ['route', 'provider', 'status', 'stream'], r);
+    const attempts = new HotCounter('llmux_attempts_total', 'Upstream attempts by provider and failure class (ok = success)', ['provider', 'class'], r);
+    const failovers = new HotCounter('llmux_failovers_total', 'Attempts after the first within a request', ['route'], r);
+    const latency = new HotHistogram('llmux_request_duration_seconds', 'Whole request duration', ['route'], [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], r);
+    const ttft = new HotHistogram('llmux_time_to_first_token_seconds', 'Time to the first content event (streams) or the response (non-stream)', ['route'], [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], r);
+    const tokens = new HotCounter('llmux_tokens_total', 'Tokens from upstream usage', ['provider', 'kind'], r);
     new client.Gauge({
       name: 'llmux_breaker_state', help: 'Breaker state per endpoint: 0 closed, 1 half-open, 2 open', labelNames: ['provider', 'endpoint'], registers: [r],
       collect() {
@@ -54,27 +150,21 @@ export class Metrics {
         for (const u of src.limiterUsage()) this.set({ endpoint: u.endpoint }, u.rpm);
       },
     });
-    // Labelled children cached by their label values: prom-client hashes a label object on every
-    // call otherwise (7 µs a request under load; BENCHMARKS.md).
-    const requestsBy = childCache((...v: string[]) => requests.labels(...v));
-    const latencyBy = childCache((route: string) => latency.labels(route));
-    const ttftBy = childCache((route: string) => ttft.labels(route));
-    const attemptsBy = childCache((...v: string[]) => attempts.labels(...v));
     const onEnd = (m: unknown): void => {
       const e = m as RequestEndEvent;
       if (e.instance !== instance) return;
       const route = e.route ?? 'none';
-      requestsBy(route, e.provider ?? 'none', String(e.status), e.stream ? 'true' : 'false').inc();
-      latencyBy(route).observe(e.latencyMs / 1000);
-      if (e.ttftMs !== null) ttftBy(route).observe(e.ttftMs / 1000);
-      if (e.attempts > 1) failovers.inc({ route }, e.attempts - 1);
-      if (e.provider && e.promptTokens) tokens.inc({ provider: e.provider, kind: 'prompt' }, e.promptTokens);
-      if (e.provider && e.completionTokens) tokens.inc({ provider: e.provider, kind: 'completion' }, e.completionTokens);
+      requests.series(route, e.provider ?? 'none', statusText(e.status), e.stream ? 'true' : 'false').value++;
+      latency.observe(latency.series(route), e.latencyMs / 1000);
+      if (e.ttftMs !== null) ttft.observe(ttft.series(route), e.ttftMs / 1000);
+      if (e.attempts > 1) failovers.series(route).value += e.attempts - 1;
+      if (e.provider && e.promptTokens) tokens.series(e.provider, 'prompt').value += e.promptTokens;
+      if (e.provider && e.completionTokens) tokens.series(e.provider, 'completion').value += e.completionTokens;
     };
     const onAttempt = (m: unknown): void => {
       const a = m as AttemptEndEvent;
       if (a.instance !== instance) return;
-      attemptsBy(a.provider, a.cls ?? 'ok').inc();
+      attempts.series(a.provider, a.cls ?? 'ok').value++;
     };
     channels.requestEnd.subscribe(onEnd);
     channels.attemptEnd.subscribe(onAttempt);

@@ -8,6 +8,7 @@ import type { FailureClass } from '../core/failure.ts';
 import type { CompiledProvider } from '../config/compile.ts';
 import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
+import { quickCheckBody } from '../dialects/openai/quick-check.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { networkErrorKind } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
@@ -175,13 +176,19 @@ export async function failureFromStatus(status: number, headers: Record<string, 
 export interface CheckedBody {
   type: 'ok';
   usage: UsageCounts | null;
-  parsed: Record<string, unknown>;
+  /** The parsed body; null when the quick check passed it without a parse (it then goes out as it came). */
+  parsed: Record<string, unknown> | null;
   /** Set when the body had to change (reasoning rename); else the upstream bytes go out as they came. */
   rewritten: string | null;
 }
 
 /** Check a 2xx non-stream body: JSON, no error inside, choices (or data for embeddings) present. */
 export function checkBody(ctx: RequestContext, ep: Endpoint, buf: Buffer): CheckedBody | AttemptFailure {
+  // A non-stream caller, no rename, no capture: the bytes go out unchanged, a scan is enough.
+  if (!ctx.stream && !ctx.capture && !ep.provider.reasoningField) {
+    const q = quickCheckBody(buf, ctx.kind === 'embeddings' ? '"data"' : '"choices"');
+    if (q) return { type: 'ok', usage: q.usage, parsed: null, rewritten: null };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(buf.toString('utf8'));

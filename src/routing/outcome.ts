@@ -16,7 +16,7 @@ export function writeChecked(ctx: RequestContext, ep: Endpoint, checked: Checked
   if (ctx.stream) {
     if (ctx.res.destroyed) return;
     ctx.res.writeHead(200, { ...sseHeaders, ...h });
-    ctx.res.end(completionToEvents(checked.parsed, ctx.includeUsage));
+    ctx.res.end(completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage));
     return;
   }
   writeJson(ctx, 200, h, checked.rewritten ?? raw);

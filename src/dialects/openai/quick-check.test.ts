@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { quickCheckBody } from './quick-check.ts';
+
+const ok = {
+  id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'He said \"error\" twice: {not json}' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 0 } },
+};
+const q = (v: unknown, key: '"choices"' | '"data"' = '"choices"') => quickCheckBody(Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)), key);
+
+test('quick check: a complete answer passes with its usage, compact or pretty-printed', () => {
+  assert.deepEqual(q(ok), { usage: { promptTokens: 11, completionTokens: 7 } });
+  assert.deepEqual(q(`\n  ${JSON.stringify(ok, null, 2)}\n`), { usage: { promptTokens: 11, completionTokens: 7 } });
+  assert.deepEqual(q({ ...ok, usage: null }), { usage: null });
+  const { usage: _u, ...noUsage } = ok;
+  assert.deepEqual(q(noUsage), { usage: null });
+  assert.deepEqual(q({ object: 'list', data: [{ embedding: [0.1], index: 0 }], usage: { prompt_tokens: 3, total_tokens: 3 } }, '"data"'), { usage: { promptTokens: 3, completionTokens: 0 } });
+});
+
+test('quick check: anything unusual is left to the full parse (null)', () => {
+  assert.equal(q({ ...ok, choices: [] }), null, 'empty choices');
+  assert.equal(q({ id: 'x', object: 'chat.completion' }), null, 'no choices');
+  assert.equal(q({ error: { message: 'quota', code: 429 } }), null, 'an error in a 200');
+  assert.equal(q({ ...ok, error: null }), null, 'an error key at all');
+  assert.equal(q(JSON.stringify(ok).slice(0, -10)), null, 'truncated');
+  assert.equal(q('[1,2]'), null, 'not an object');
+  assert.equal(q(''), null, 'empty');
+  assert.equal(q({ ...ok, choices: 'yes' }), null, 'choices not a list');
+  assert.equal(q(JSON.stringify(ok).replace('"usage":{', '"usage":{"prompt_tokens":')), null, 'broken usage');
+  assert.equal(q(ok, '"data"'), null, 'embeddings answer without data');
+});

@@ -1,0 +1,70 @@
+/**
+ * A 2xx non-stream answer checked without parsing it whole: on the hot path the body goes to the
+ * client byte for byte, so all llmux needs is "is this a complete answer and not an error in a 200",
+ * and the usage counts. Anything unusual answers `null` and the caller parses the body fully
+ * (routing/attempt.ts `checkBody`), so this can only ever be faster, never more lenient:
+ *
+ * - the body is one JSON object (first byte `{`, last `}`, whitespace aside);
+ * - `"error"` appears nowhere as a key or string value (inside a JSON string it would read `\"error\"`);
+ * - the list key (`"choices"`, or `"data"` for embeddings) is followed by a non-empty array;
+ * - the `"usage"` object, when present, is cut out and parsed on its own.
+ */
+import { readUsage, type UsageCounts } from './sse.ts';
+
+const WS = new Uint8Array(256);
+for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
+
+function skipWs(b: Buffer, i: number): number {
+  while (i < b.length && WS[b[i]!] === 1) i++;
+  return i;
+}
+
+/** `{ usage }` when the body passes the quick check, `null` when it needs a full parse. */
+export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { usage: UsageCounts | null } | null {
+  const first = skipWs(b, 0);
+  let last = b.length - 1;
+  while (last > first && WS[b[last]!] === 1) last--;
+  if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
+  if (b.indexOf('"error"') !== -1) return null;
+  const k = b.indexOf(listKey);
+  if (k < 0) return null;
+  let p = skipWs(b, k + listKey.length);
+  if (b[p] !== 0x3a) return null; // :
+  p = skipWs(b, p + 1);
+  if (b[p] !== 0x5b) return null; // [
+  p = skipWs(b, p + 1);
+  if (p >= last || b[p] === 0x5d) return null; // ] — an empty list is a failure: let checkBody say so
+  const u = b.indexOf('"usage"');
+  if (u < 0) return { usage: null };
+  const end = objectEnd(b, skipColon(b, u + 7));
+  if (end < 0) return null;
+  const start = skipColon(b, u + 7);
+  if (b[start] === 0x6e) return { usage: null }; // "usage": null
+  try {
+    return { usage: readUsage(JSON.parse(b.toString('utf8', start, end + 1))) };
+  } catch {
+    return null;
+  }
+}
+
+function skipColon(b: Buffer, i: number): number {
+  i = skipWs(b, i);
+  return b[i] === 0x3a ? skipWs(b, i + 1) : -1;
+}
+
+/** Index of the `}` closing the object that starts at `i` (strings skipped), -1 if none; `null` → its last byte. */
+function objectEnd(b: Buffer, i: number): number {
+  if (i < 0) return -1;
+  if (b[i] === 0x6e) return b.toString('latin1', i, i + 4) === 'null' ? i + 3 : -1;
+  if (b[i] !== 0x7b) return -1;
+  let depth = 0;
+  for (let j = i; j < b.length; j++) {
+    const c = b[j];
+    if (c === 0x22) {
+      // a string: skip to its closing quote
+      for (j++; j < b.length && b[j] !== 0x22; j++) if (b[j] === 0x5c) j++;
+    } else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return j;
+  }
+  return -1;
+}

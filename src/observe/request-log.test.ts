@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import pino from 'pino';
+import { channels, type RequestEndEvent } from '../core/events.ts';
+import { redactPaths } from './logger.ts';
+import { subscribeRequestLog } from './request-log.ts';
+
+function end(over: Partial<RequestEndEvent>): RequestEndEvent {
+  return {
+    instance: 'i1', requestId: '0b6e1c1e-0000-4000-8000-000000000001', at: 0, principal: 'team-a', kind: 'chat', route: 'chat', model: 'gpt-x', upstreamModel: 'gpt-x',
+    provider: 'p', endpointId: 'p/1/gpt-x', status: 200, cls: null, attempts: 1, latencyMs: 12.6, ttftMs: 8.2, promptTokens: 3, completionTokens: 4,
+    stream: false, repaired: false, error: null, ...over,
+  };
+}
+
+function sink(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+const events = [
+  end({}),
+  end({ stream: true, repaired: true, cls: 'canceled', status: 499, ttftMs: null, promptTokens: 0, completionTokens: 0, principal: null }),
+  end({ route: null, provider: null, endpointId: null, status: 404, model: 'we"ird\\mo\ndel ✓', attempts: 0 }),
+  end({ status: 429, cls: 'rate_limit', attempts: 3 }),
+];
+
+test('the request line written directly is what pino writes for the same fields (production logger: no base fields)', async () => {
+  const direct = sink();
+  const viaPino = sink();
+  // the production logger's settings (observe/logger.ts): base undefined, exact-path redaction
+  const logA = pino({ level: 'info', base: undefined, redact: { paths: redactPaths, censor: '[redacted]' } }, direct.stream);
+  // a base field makes request-log.ts fall back to pino itself: the reference
+  const logB = pino({ level: 'info', base: { x: 1 }, redact: { paths: redactPaths, censor: '[redacted]' } }, viaPino.stream);
+  // the direct path never calls pino's info()
+  logA.info = (() => assert.fail('the production logger went through pino for a request line')) as typeof logA.info;
+  const stopA = subscribeRequestLog(logA, 'i1');
+  const stopB = subscribeRequestLog(logB, 'i1');
+  try {
+    for (const e of events) channels.requestEnd.publish(e);
+    channels.requestEnd.publish(end({ instance: 'other' }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(direct.lines.length, events.length);
+    assert.equal(viaPino.lines.length, events.length);
+    for (let i = 0; i < events.length; i++) {
+      const a = JSON.parse(direct.lines[i]!) as Record<string, unknown>;
+      const b = JSON.parse(viaPino.lines[i]!) as Record<string, unknown>;
+      assert.equal(typeof a.time, 'number');
+      delete a.time;
+      delete b.time;
+      delete b.x;
+      assert.deepEqual(Object.keys(a), Object.keys(b), `field order, event ${i}`);
+      assert.deepEqual(a, b, `event ${i}`);
+    }
+    assert.equal((JSON.parse(direct.lines[2]!) as { model: string }).model, 'we"ird\\mo\ndel ✓');
+  } finally {
+    stopA();
+    stopB();
+  }
+});
+
+test('the request line respects the level, and 5xx answers are warnings with the error text', async () => {
+  const out = sink();
+  const log = pino({ level: 'warn', base: undefined }, out.stream);
+  const stop = subscribeRequestLog(log, 'i1');
+  try {
+    channels.requestEnd.publish(end({}));
+    channels.requestEnd.publish(end({ status: 503, cls: 'transient', error: 'All 2 upstream attempt(s) failed' }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(out.lines.length, 1);
+    const line = JSON.parse(out.lines[0]!) as { level: number; msg: string; status: number };
+    assert.equal(line.level, 40);
+    assert.equal(line.status, 503);
+    assert.equal(line.msg, 'All 2 upstream attempt(s) failed');
+  } finally {
+    stop();
+  }
+});

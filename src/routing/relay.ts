@@ -11,17 +11,11 @@ import type { FailureClass } from '../core/failure.ts';
 import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
-import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHeaders, sseHeaders } from './response.ts';
-
-/**
- * Bytes that can make an event matter after commit. Usage only when it is an object: most chunks
- * carry `"usage":null`, which must not send every event down the slow path.
- */
-const markers = ['[DONE]', '"usage":{', '"usage": {', '"error"', 'event:'].map((m) => Buffer.from(m));
 
 /** Most bytes held back before the first content event; past it the stream is committed anyway. */
 const maxPreamble = 1024 * 1024;
@@ -51,32 +45,21 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
   const assembler = ctx.capture ? new StreamAssembler() : null;
   const slow = rename !== undefined || assembler !== null;
   const scanner = new SseScanner();
+  const quick = new QuickScan();
   const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0 };
 
   /** Inspect one event; returns what to forward in its place. */
-  /**
-   * Where the bytes that can make an event matter (`[DONE]`, `"usage"`, `"error"`, `event:`) stand in
-   * the buffer being scanned: found once per buffer, so an ordinary content event costs no search.
-   */
-  let markBuf: Buffer | null = null;
-  let marks: number[] = [];
-  let mi = 0;
-  function hasMark(b: Buffer, s: number, e: number): boolean {
-    if (markBuf !== b) {
-      markBuf = b;
-      marks = [];
-      mi = 0;
-      for (const n of markers) for (let i = b.indexOf(n); i !== -1; i = b.indexOf(n, i + 1)) marks.push(i);
-      if (marks.length > 1) marks.sort((x, y) => x - y);
-    }
-    while (mi < marks.length && marks[mi]! < s) mi++;
-    return mi < marks.length && marks[mi]! < e;
-  }
-
   function inspect(b: Buffer, s: number, e: number): Action {
     // Once content was seen (also earlier in this same chunk), only marked events need a look.
     const cheap = (st.committed || st.commitNow) && !slow;
-    if (cheap && !hasMark(b, s, e)) return 'keep';
+    if (cheap) {
+      const k = quick.kind(b, s, e);
+      if (k === 'plain') return 'keep';
+      if (k === 'done') {
+        st.sawDone = true;
+        return 'keep';
+      }
+    }
     // A view of just this event: Buffer#indexOf has no end bound, and searching the rest of a chunk
     // for every event made a 21-event chunk quadratic.
     const ev = b.subarray(s, e);

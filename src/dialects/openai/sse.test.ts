@@ -143,3 +143,44 @@ test('errorEvent is an OpenAI error object in one data event', bounded, () => {
   assert.ok(e.startsWith('data: ') && e.endsWith('\n\n'));
   assert.deepEqual(JSON.parse(e.slice(6)), { error: { message: 'cut', type: 'upstream_error', param: null, code: 'stream_truncated' } });
 });
+
+test('QuickScan: ordinary content chunks pass without a look; usage, errors, [DONE] and odd events do not', async () => {
+  const { QuickScan } = await import('./sse.ts');
+  const k = (text: string): string => {
+    const b = Buffer.from(`xx${text}`);
+    return new QuickScan().kind(b, 2, b.length);
+  };
+  const chunk = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]';
+  assert.equal(k(`data: ${chunk},"usage":null}\n\n`), 'plain');
+  assert.equal(k(`data:${chunk},"usage":null}\r\n\r\n`), 'plain');
+  assert.equal(k(`data: ${chunk}}\n\n`), 'plain', 'no usage field at all');
+  assert.equal(k(`data: ${chunk.replace('hi', 'the word \\"usage\\"')}}\n\n`), 'plain', 'an escaped mention inside the text is not a key');
+  assert.equal(k(`data: ${chunk},"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n`), 'look');
+  assert.equal(k(`data: {"error":{"message":"boom"}}\n\n`), 'look');
+  assert.equal(k(`data: {"id":"c","error":{"message":"boom"},"usage":null}\n\n`.replace(',"usage":null', '')), 'look');
+  assert.equal(k('data: [DONE]\n\n'), 'done');
+  assert.equal(k('data:[DONE]\n\n'), 'done');
+  assert.equal(k('data: [DONE] and more\n\n'), 'look');
+  assert.equal(k(`event: error\ndata: {"error":{"message":"x"}}\n\n`), 'look');
+  assert.equal(k(': keep-alive\n\n'), 'plain');
+  assert.equal(k(`id: 7\ndata: ${chunk},"usage":null}\n\n`), 'plain');
+  assert.equal(k(`data: ${chunk},"usage": null}\n\n`), 'plain');
+  assert.equal(k(`id: 7\ndata: [DONE]\n\n`), 'look', '[DONE] after another field: the caller checks it');
+  assert.equal(k(`data: ${chunk.replace('hi', 'say [DONE]')},"usage":null}\n\n`), 'look', '[DONE] inside the text: looked at, and isDone says no');
+});
+
+test('QuickScan: several events of one buffer, in order, each judged by the marks inside it', async () => {
+  const { QuickScan, SseScanner } = await import('./sse.ts');
+  const events = [
+    'data: {"choices":[{"delta":{"content":"a"}}]}\n\n',
+    'data: {"choices":[{"delta":{"content":"b"}}],"usage":null}\n\n',
+    'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n',
+    'data: {"choices":[{"delta":{"content":"c"}}]}\n\n',
+    'event: error\ndata: {"error":{"message":"x"}}\n\n',
+    'data: [DONE]\n\n',
+  ];
+  const q = new QuickScan();
+  const kinds: string[] = [];
+  new SseScanner().push(Buffer.from(events.join('')), (b, s, e) => kinds.push(q.kind(b, s, e)));
+  assert.deepEqual(kinds, ['plain', 'plain', 'look', 'plain', 'look', 'done']);
+});

@@ -132,6 +132,65 @@ export function hasError(buf: Buffer, start: number, end: number): boolean {
   return i !== -1 && i < end && buf.toString('utf8', i + 6, Math.min(end, i + 14)).trim().startsWith('error');
 }
 
+/**
+ * Needles for the bytes that can make an event matter after commit. Each starts with a byte that is
+ * rarer in JSON than `"` (Buffer#indexOf is 4× slower for a needle starting with a frequent byte),
+ * and is confirmed by the bytes around it: `"usage"` (unless followed by `null`), `"error"`,
+ * `event:` and `[DONE]`.
+ */
+const NEEDLES = [Buffer.from('sage"'), Buffer.from('rror"'), Buffer.from('vent:'), DONE];
+
+function isMark(buf: Buffer, n: number, i: number): boolean {
+  if (n === 3) return true; // [DONE]
+  if (n === 2) return buf[i - 1] === 0x65; // e + vent:
+  if (buf[i - 1] !== (n === 0 ? 0x75 : 0x65) || buf[i - 2] !== 0x22) return false; // "u + sage"  /  "e + rror"
+  if (n === 1) return true;
+  // "usage": null is no usage: most OpenAI chunks carry it.
+  let j = i + 5;
+  while (buf[j] === 0x20) j++;
+  if (buf[j] !== 0x3a) return true;
+  j++;
+  while (buf[j] === 0x20) j++;
+  return !(buf[j] === 0x6e && buf[j + 1] === 0x75 && buf[j + 2] === 0x6c && buf[j + 3] === 0x6c);
+}
+
+/**
+ * After commit, most events need no look at all. `QuickScan` finds the marks of one buffer once (a
+ * handful of searches per chunk, not per event) and then answers per event, for events in order:
+ * - `plain`: no mark inside the event: forward it untouched;
+ * - `done`: the event is `data: [DONE]`;
+ * - `look`: usage, an error, a named event, `[DONE]` somewhere else: the caller parses it.
+ */
+export class QuickScan {
+  #buf: Buffer | null = null;
+  #marks: number[] = [];
+  #next = 0;
+
+  kind(buf: Buffer, start: number, end: number): 'plain' | 'done' | 'look' {
+    if (this.#buf !== buf) this.#index(buf);
+    const m = this.#marks;
+    while (this.#next < m.length && m[this.#next]! < start) this.#next++;
+    if (this.#next >= m.length || m[this.#next]! >= end) return 'plain';
+    // data: [DONE] (or data:[DONE])
+    if (buf[start] === 0x64 && buf[start + 4] === 0x3a && buf[start + 5 + (buf[start + 5] === 0x20 ? 1 : 0)] === 0x5b) {
+      return isDone(buf, start, end) ? 'done' : 'look';
+    }
+    return 'look';
+  }
+
+  #index(buf: Buffer): void {
+    this.#buf = buf;
+    this.#next = 0;
+    const m: number[] = [];
+    for (let n = 0; n < NEEDLES.length; n++) {
+      const needle = NEEDLES[n]!;
+      for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) if (isMark(buf, n, i)) m.push(i);
+    }
+    if (m.length > 1) m.sort((a, b) => a - b);
+    this.#marks = m;
+  }
+}
+
 export interface UsageCounts {
   promptTokens: number;
   completionTokens: number;

@@ -151,7 +151,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     storedKey: keys.lookup,
     storedKeyCount: () => keys.count,
     captureOn: debug.enabled,
-    admit: (signal) => gate.acquire(signal),
+    admit: (signal) => gate.tryAcquire() ?? gate.acquire(signal),
     admitPrincipal: (p, now) => principals.admit(p, now),
     touched: (p) => keys.touch(p, clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
     log,

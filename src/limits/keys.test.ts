@@ -19,7 +19,7 @@ function setup() {
   return { clock, state, limiter: new PrincipalLimiter(state, () => 'UTC') };
 }
 
-async function denied(p: Promise<unknown>): Promise<LlmuxError> {
+async function denied(p: unknown): Promise<LlmuxError> {
   try {
     await p;
   } catch (e) {

@@ -39,8 +39,13 @@ export class PrincipalLimiter {
     this.#tz = timezone;
   }
 
-  async admit(p: ClientPrincipal | null, now: number): Promise<PrincipalPermit> {
+  /** A key without limits or budgets is admitted at once, without a promise (the request path's common case). */
+  admit(p: ClientPrincipal | null, now: number): PrincipalPermit | Promise<PrincipalPermit> {
     if (p === null || (!p.limits && !p.budgetTokens)) return noop;
+    return this.#admitLimited(p, now);
+  }
+
+  async #admitLimited(p: ClientPrincipal, now: number): Promise<PrincipalPermit> {
     const tz = this.#tz();
     const day = dayKey(now, tz);
     const month = day.slice(0, 6);

@@ -55,6 +55,13 @@ export class ConcurrencyGate {
     };
   }
 
+  /** A slot now if one is free (the release function), else null: the request path's no-wait case. */
+  tryAcquire(): (() => void) | null {
+    if (this.#active >= this.max || this.#waiting.length > 0) return null;
+    this.#active++;
+    return this.#once();
+  }
+
   acquire(signal: AbortSignal): Promise<() => void> {
     if (this.#active < this.max) {
       this.#active++;

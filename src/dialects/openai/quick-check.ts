@@ -14,6 +14,30 @@ import { readUsage, type UsageCounts } from './sse.ts';
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 
+/**
+ * `"name"` in the body, as the index just past its closing quote, or -1. Searched without the opening
+ * quote (a needle starting with `"`, the commonest byte of JSON, makes Buffer#indexOf 4× slower)
+ * and confirmed by the two bytes before it.
+ */
+interface Key {
+  needle: Buffer;
+  first: number;
+}
+function key(name: string): Key {
+  return { needle: Buffer.from(`${name.slice(1)}"`), first: name.charCodeAt(0) };
+}
+const ERROR = key('error');
+const CHOICES = key('choices');
+const DATA = key('data');
+const USAGE = key('usage');
+
+function findKey(b: Buffer, k: Key): number {
+  for (let i = b.indexOf(k.needle); i !== -1; i = b.indexOf(k.needle, i + 1)) {
+    if (b[i - 1] === k.first && b[i - 2] === 0x22) return i + k.needle.length;
+  }
+  return -1;
+}
+
 function skipWs(b: Buffer, i: number): number {
   while (i < b.length && WS[b[i]!] === 1) i++;
   return i;
@@ -25,20 +49,20 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   let last = b.length - 1;
   while (last > first && WS[b[last]!] === 1) last--;
   if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
-  if (b.indexOf('"error"') !== -1) return null;
-  const k = b.indexOf(listKey);
+  if (findKey(b, ERROR) !== -1) return null;
+  const k = findKey(b, listKey === '"choices"' ? CHOICES : DATA);
   if (k < 0) return null;
-  let p = skipWs(b, k + listKey.length);
+  let p = skipWs(b, k);
   if (b[p] !== 0x3a) return null; // :
   p = skipWs(b, p + 1);
   if (b[p] !== 0x5b) return null; // [
   p = skipWs(b, p + 1);
   if (p >= last || b[p] === 0x5d) return null; // ] — an empty list is a failure: let checkBody say so
-  const u = b.indexOf('"usage"');
+  const u = findKey(b, USAGE);
   if (u < 0) return { usage: null };
-  const end = objectEnd(b, skipColon(b, u + 7));
+  const start = skipColon(b, u);
+  const end = objectEnd(b, start);
   if (end < 0) return null;
-  const start = skipColon(b, u + 7);
   if (b[start] === 0x6e) return { usage: null }; // "usage": null
   try {
     return { usage: readUsage(JSON.parse(b.toString('utf8', start, end + 1))) };

@@ -102,7 +102,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
     const finish = (r: AttemptResult): void => {
       if (settled) return;
       settled = true;
-      body.removeAllListeners('data');
+      body.off('data', onData);
       resolve(r);
     };
     const failPre = (cls: FailureClass, message: string): void => {
@@ -128,7 +128,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       st.held = [];
     }
 
-    body.on('data', (chunk: Buffer) => {
+    function onData(chunk: Buffer): void {
       const segments: Buffer[] = [];
       let cur: Buffer | null = null;
       let from = 0;
@@ -156,7 +156,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
         st.heldBytes += seg.length;
       }
       if (st.commitNow || st.heldBytes > maxPreamble) commit();
-    });
+    }
+    body.on('data', onData);
 
     body.once('end', () => {
       if (!st.committed) {

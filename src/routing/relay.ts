@@ -11,7 +11,7 @@ import type { FailureClass } from '../core/failure.ts';
 import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
-import { SseScanner, errorEvent, eventData, hasError, hasUsage, isContentChunk, isDone, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { SseScanner, errorEvent, eventData, hasError, hasText, hasUsage, isContentChunk, isDone, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
@@ -59,6 +59,11 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
         st.sawDone = true;
         return 'keep';
       }
+    } else if (!slow && quick.kind(b, s, e) === 'plain' && hasText(b, s, e)) {
+      // The first content event, recognised without a parse: commit.
+      st.commitNow = true;
+      st.ttftMs = performance.now() - ctx.t0;
+      return 'keep';
     }
     // A view of just this event: Buffer#indexOf has no end bound, and searching the rest of a chunk
     // for every event made a 21-event chunk quadratic.

@@ -184,3 +184,27 @@ test('QuickScan: several events of one buffer, in order, each judged by the mark
   new SseScanner().push(Buffer.from(events.join('')), (b, s, e) => kinds.push(q.kind(b, s, e)));
   assert.deepEqual(kinds, ['plain', 'plain', 'look', 'plain', 'look', 'done']);
 });
+
+test('hasText: a non-empty content string is recognised without a parse; anything else asks for one', async () => {
+  const { hasText, eventData } = await import('./sse.ts');
+  const t = (text: string): boolean => {
+    const b = Buffer.from(`zz${text}`);
+    return hasText(b, 2, b.length);
+  };
+  assert.equal(t('data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'), true);
+  assert.equal(t('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n'), false, 'role-only');
+  assert.equal(t('data: {"choices":[{"delta":{"content":null,"tool_calls":[]}}]}\n\n'), false);
+  assert.equal(t('data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\\"content\\":\\"x\\"}"}}]}}]}\n\n'), false, 'escaped inside a string');
+  assert.equal(t('data: {"choices":[{"logprobs":{"content":[]},"delta":{}}]}\n\n'), false);
+  // eventData: the one-line fast path and the general one
+  const cases: Array<[string, { data: string | null; name: string | null }]> = [
+    ['data: {"a":1}\n\n', { data: '{"a":1}', name: null }],
+    ['data:{"a":1}\r\n\r\n', { data: '{"a":1}', name: null }],
+    ['data: {"a":1}\ndata: {"b":2}\n\n', { data: '{"a":1}\n{"b":2}', name: null }],
+    ['event: error\ndata: {"e":1}\n\n', { data: '{"e":1}', name: 'error' }],
+    [': ping\n\n', { data: null, name: null }],
+    ['data: x\nid: 3\n\n', { data: 'x', name: null }],
+  ];
+  for (const [ev, want] of cases) assert.deepEqual(eventData(Buffer.from(ev), 0, Buffer.byteLength(ev)), want, JSON.stringify(ev));
+  assert.deepEqual(eventData(Buffer.from('data: {"a":1}\ndata: {"b":2}\n\n'), 0, 31), { data: '{"a":1}\n{"b":2}', name: null });
+});

@@ -59,6 +59,17 @@ export type EventKind = 'data' | 'done' | 'comment' | 'empty';
  * data (comments, `event:`/`id:`/`retry:` only). `event: error` lines are reported via `named`.
  */
 export function eventData(buf: Buffer, start: number, end: number): { data: string | null; name: string | null } {
+  // The usual event is one `data:` line: cut it out without splitting the text into lines.
+  if (buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61 && buf[start + 4] === 0x3a) {
+    const p = buf[start + 5] === 0x20 ? start + 6 : start + 5;
+    const lf = buf.indexOf(LF, p);
+    if (lf !== -1) {
+      const q = buf[lf - 1] === CR ? lf - 1 : lf;
+      let k = lf;
+      while (k < end && (buf[k] === LF || buf[k] === CR)) k++;
+      if (k >= end) return { data: buf.toString('utf8', p, q), name: null };
+    }
+  }
   const text = buf.toString('utf8', start, end);
   let data: string | null = null;
   let name: string | null = null;
@@ -189,6 +200,22 @@ export class QuickScan {
     if (m.length > 1) m.sort((a, b) => a - b);
     this.#marks = m;
   }
+}
+
+const TEXT = Buffer.from('ontent":"');
+
+/**
+ * Before commit: does this unmarked event (`QuickScan` said `plain`) carry text? A raw `"content":"`
+ * followed by anything but the closing quote is a non-empty string under a `content` key (inside a
+ * JSON string the quotes would be escaped), so the event is a content chunk without a parse. `false`
+ * means "parse it" (role-only chunks, tool calls, finish reasons), never "not content".
+ */
+export function hasText(buf: Buffer, start: number, end: number): boolean {
+  const ev = buf.subarray(start, end);
+  for (let i = ev.indexOf(TEXT); i !== -1; i = ev.indexOf(TEXT, i + 1)) {
+    if (ev[i - 1] === 0x63 && ev[i - 2] === 0x22 && ev[i + TEXT.length] !== 0x22) return true;
+  }
+  return false;
 }
 
 export interface UsageCounts {

@@ -95,13 +95,26 @@ export function mergeHeaders(...layers: ReadonlyArray<Readonly<Record<string, st
   return out;
 }
 
+/** A provider's headers without the key, merged once per compiled provider (a reload compiles new ones). */
+const baseHeaders = new WeakMap<CompiledProvider, { json: Record<string, string>; sse: Record<string, string> }>();
+
+function headersOf(p: CompiledProvider, streams: boolean): Record<string, string> {
+  let b = baseHeaders.get(p);
+  if (b === undefined) {
+    const make = (accept: string): Record<string, string> => mergeHeaders(quirkHeaders(p), { 'user-agent': 'llmux/0.1' }, p.headers, {
+      'content-type': 'application/json',
+      accept,
+      'accept-encoding': 'identity',
+    });
+    b = { json: make('application/json'), sse: make('text/event-stream') };
+    baseHeaders.set(p, b);
+  }
+  return streams ? b.sse : b.json;
+}
+
 /** Attribution < llmux's User-Agent < the provider's `headers` < what the request needs (and its key). */
 export function buildHeaders(ctx: RequestContext, ep: Endpoint, streams: boolean): Record<string, string> {
-  const h = mergeHeaders(quirkHeaders(ep.provider), { 'user-agent': 'llmux/0.1' }, ep.provider.headers, {
-    'content-type': 'application/json',
-    accept: streams ? 'text/event-stream' : 'application/json',
-    'accept-encoding': 'identity',
-  });
+  const h = { ...headersOf(ep.provider, streams) };
   if (ep.key !== null) h.authorization = `Bearer ${ep.key}`;
   return h;
 }

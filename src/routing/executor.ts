@@ -64,12 +64,15 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
     return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
   }
   const now = deps.clock.now();
-  const p = await plan(route, ctx.model, deps.tracker, deps.rr, now);
+  // plan and acquire answer at once unless they need the shared state: no microtask hop then.
+  const pp = plan(route, ctx.model, deps.tracker, deps.rr, now);
+  const p = pp instanceof Promise ? await pp : pp;
   const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
   const upstream = { ms: 0 };
   for (const ep of p.endpoints) {
     if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
-    const permit = await deps.limiter.acquire(ep, deps.clock.now());
+    const pa = deps.limiter.acquire(ep, deps.clock.now());
+    const permit = pa instanceof Promise ? await pa : pa;
     if (!permit.ok) {
       x.limitBlocked++;
       x.limitRetryAt = Math.min(x.limitRetryAt, permit.retryAt);

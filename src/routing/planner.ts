@@ -89,12 +89,18 @@ function weightedOrder(a: Endpoint[]): Endpoint[] {
     .map((x) => x.e);
 }
 
-async function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Promise<Endpoint[]> {
+function rotate(group: Endpoint[], n: number): Endpoint[] {
+  const start = n % group.length;
+  return start === 0 ? group : [...group.slice(start), ...group.slice(0, start)];
+}
+
+/** Synchronous unless a shared round-robin position must be fetched. */
+function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Endpoint[] | Promise<Endpoint[]> {
   if (group.length <= 1) return group;
   switch (balance) {
     case 'round-robin': {
-      const start = (await rr.next(rrKey)) % group.length;
-      return start === 0 ? group : [...group.slice(start), ...group.slice(0, start)];
+      const n = rr.next(rrKey);
+      return n instanceof Promise ? n.then((v) => rotate(group, v)) : rotate(group, n);
     }
     case 'weighted':
       return weightedOrder(group);
@@ -108,9 +114,41 @@ async function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr
   }
 }
 
-/** Asynchronous only because a shared round-robin position may come from the state (one call per group that needs it). */
-export async function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Promise<Plan> {
-  const all = expandEndpoints(route, callerModel, tracker);
+interface Expanded {
+  tracker: HealthTracker;
+  byModel: Map<string, Endpoint[]>;
+}
+
+/**
+ * A route's endpoints, expanded once per compiled route (a reload compiles new routes) and caller
+ * model (only for routes with targets that take the caller's model): building them per request
+ * (ids, objects, health lookups) was a measurable share of the request path. Endpoints are never
+ * mutated; their `health` objects live as long as the tracker.
+ */
+const expandedRoutes = new WeakMap<CompiledRoute, Expanded>();
+
+function endpointsOf(route: CompiledRoute, callerModel: string, tracker: HealthTracker): Endpoint[] {
+  let x = expandedRoutes.get(route);
+  if (x === undefined || x.tracker !== tracker) {
+    x = { tracker, byModel: new Map() };
+    expandedRoutes.set(route, x);
+  }
+  const key = route.targets.some((t) => t.model === undefined && t.provider.models.length === 0) ? callerModel : '';
+  let eps = x.byModel.get(key);
+  if (eps === undefined) {
+    eps = expandEndpoints(route, callerModel, tracker);
+    if (x.byModel.size >= 1000) x.byModel.clear();
+    x.byModel.set(key, eps);
+  }
+  return eps;
+}
+
+/**
+ * The endpoints to try, in order. Synchronous unless a shared round-robin position must come from the
+ * state (one call per group that needs it): awaiting costs the request path a microtask hop.
+ */
+export function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Plan | Promise<Plan> {
+  const all = endpointsOf(route, callerModel, tracker);
   const result: Plan = { endpoints: [], breakerBlocked: 0, breakerRetryAt: Infinity, disabled: 0 };
   const groups = new Map<number, Endpoint[]>();
   for (const e of all) {
@@ -127,8 +165,18 @@ export async function plan(route: CompiledRoute, callerModel: string, tracker: H
     if (g) g.push(e);
     else groups.set(e.priority, [e]);
   }
-  for (const prio of [...groups.keys()].sort((a, b) => a - b)) {
-    result.endpoints.push(...(await orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr)));
+  const prios = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < prios.length; i++) {
+    const prio = prios[i]!;
+    const ordered = orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr);
+    if (ordered instanceof Promise) return finishAsync(result, ordered, prios.slice(i + 1), groups, route, rr);
+    for (const e of ordered) result.endpoints.push(e);
   }
+  return result;
+}
+
+async function finishAsync(result: Plan, pending: Promise<Endpoint[]>, rest: number[], groups: Map<number, Endpoint[]>, route: CompiledRoute, rr: RoundRobin): Promise<Plan> {
+  for (const e of await pending) result.endpoints.push(e);
+  for (const prio of rest) for (const e of await orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr)) result.endpoints.push(e);
   return result;
 }

@@ -74,7 +74,7 @@ export class MemoryState implements State {
       release: async (key, lease) => this.#inflightRelease(key, lease),
       count: async (key) => this.#leasesOf(key).size,
     };
-    this.rr = { next: async (key) => this.#rrNext(key) };
+    this.rr = { next: (key) => this.#rrNext(key) };
     this.#sweeper = setInterval(() => this.sweep(), opts.sweepMs ?? 30_000);
     this.#sweeper.unref();
   }

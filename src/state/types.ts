@@ -123,7 +123,7 @@ export interface BreakerState {
 
 export interface RoundRobinState {
   /** 0, 1, 2, … per key, atomically across instances; the caller takes it modulo its list. */
-  next(key: string): Promise<number>;
+  next(key: string): number | Promise<number>;
 }
 
 export interface StateHealth {

@@ -87,7 +87,7 @@ export class RedisState implements State {
     this.day = this.#dayState(call);
     this.inflight = this.#inflightState(call);
     this.rr = {
-      next: (key) => call(async (c) => Number(await rrScript.run(c, [this.#k('rr', key)], [RR_TTL_MS])), () => this.#fallback.rr.next(key)),
+      next: (key) => call(async (c) => Number(await rrScript.run(c, [this.#k('rr', key)], [RR_TTL_MS])), async () => this.#fallback.rr.next(key)),
     };
   }
 

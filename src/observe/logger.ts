@@ -12,6 +12,7 @@ import path from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { dayKey, nextDayStart } from '../core/clock.ts';
+import { LineSink } from './line-sink.ts';
 
 export type { Logger };
 
@@ -40,10 +41,10 @@ export const redactPaths = [
   'provider.apiKey', 'provider.api_key', 'provider.key', 'provider.keys', 'server.adminKey', 'server.keys',
 ];
 
-/** Batch up to 4 KB, but never hold a line longer than a second. */
-const batching = { sync: false, minLength: 4096, periodicFlush: 1000 } as const;
-
-type Boom = ReturnType<typeof pino.destination>;
+/** stdout, batched (observe/line-sink.ts); a write error is said once on stderr. */
+function stdoutSink(): LineSink {
+  return new LineSink({ dest: 1, onError: (e) => process.stderr.write(`llmux: cannot write the log to stdout: ${e.message}\n`) });
+}
 
 /** What `closeLogger` must finish, per logger. */
 const closers = new WeakMap<Logger, () => Promise<void>>();
@@ -56,13 +57,13 @@ export function createLogger(opts: LoggerOptions): Logger {
       // A worker thread formats, so colouring costs the event loop nothing.
       return pino({ ...base, transport: { target: 'pino-pretty', options: prettyOptions } });
     }
-    return pino(base, pino.destination({ dest: 1, ...batching }));
+    return pino(base, stdoutSink());
   }
   const file = new DailyFile(opts.file, opts.timezone ?? 'UTC', opts.now ?? Date.now);
   const targets: DestinationStream[] = [file];
   // With a file as well, pretty output is formatted in-process: one transport worker per logger
   // could not share the file switching done here.
-  if (opts.console ?? true) targets.push(pretty ? loadPretty()({ ...prettyOptions, destination: 1 }) : pino.destination({ dest: 1, ...batching }));
+  if (opts.console ?? true) targets.push(pretty ? loadPretty()({ ...prettyOptions, destination: 1 }) : stdoutSink());
   const tee = new Tee(targets);
   const log = pino(base, tee);
   closers.set(log, () => tee.end());
@@ -76,10 +77,12 @@ function loadPretty(): typeof PinoPretty {
 
 const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' };
 
-/** Flush buffered log lines (before exit). */
+/** Write buffered log lines out now, synchronously (before exit). */
 export function flushLogger(log: Logger): void {
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
   try {
-    log.flush();
+    if (typeof stream?.flushSync === 'function') stream.flushSync();
+    else log.flush();
   } catch {
     /* a transport logger flushes itself */
   }
@@ -111,6 +114,9 @@ class Tee implements DestinationStream {
   write(line: string): void {
     for (const t of this.#targets) t.write(line);
   }
+  flushSync(): void {
+    for (const t of this.#targets) (t as { flushSync?: () => void }).flushSync?.();
+  }
   flush(cb?: (err?: Error) => void): void {
     let left = this.#targets.length;
     const done = (): void => {
@@ -133,7 +139,7 @@ export class DailyFile implements DestinationStream {
   readonly #pattern: string;
   readonly #tz: string;
   readonly #now: () => number;
-  #cur: Boom | null = null;
+  #cur: LineSink | null = null;
   /** When the current file stops being today's. */
   #until = 0;
   readonly #ending = new Set<Promise<void>>();
@@ -158,15 +164,13 @@ export class DailyFile implements DestinationStream {
 
   #open(t: number): void {
     if (this.#cur) {
-      const p = endBoom(this.#cur);
+      const p = this.#cur.end();
       this.#ending.add(p);
       void p.then(() => this.#ending.delete(p));
     }
     const file = DailyFile.pathFor(this.#pattern, t, this.#tz);
-    const boom = pino.destination({ dest: file, mkdir: true, ...batching });
     // A log file that cannot be written must not take the gateway down; say so once on stderr.
-    boom.once('error', (e: Error) => process.stderr.write(`llmux: cannot write the log file ${file}: ${e.message}\n`));
-    this.#cur = boom;
+    this.#cur = new LineSink({ dest: file, onError: (e) => process.stderr.write(`llmux: cannot write the log file ${file}: ${e.message}\n`) });
     this.#until = this.#pattern.includes('%DATE%') ? nextDayStart(t, this.#tz) : Infinity;
   }
 
@@ -175,12 +179,16 @@ export class DailyFile implements DestinationStream {
     else cb?.();
   }
 
+  flushSync(): void {
+    this.#cur?.flushSync();
+  }
+
   /** Write out and close the current and any previous day's file. */
   async end(): Promise<void> {
     const cur = this.#cur;
     this.#cur = null;
     this.#until = 0;
-    await Promise.all([cur ? endBoom(cur) : undefined, ...this.#ending]);
+    await Promise.all([cur?.end(), ...this.#ending]);
   }
 }
 
@@ -193,19 +201,4 @@ function flushOne(s: DestinationStream, cb: () => void): void {
     // Not open yet or already closed: nothing buffered that a flush could help.
     cb();
   }
-}
-
-/** Resolves once the destination has written its buffer and closed (or failed to). */
-function endBoom(b: Boom): Promise<void> {
-  // `destroyed` is set once closed; SonicBoom's typings leave it out.
-  if ((b as unknown as { destroyed?: boolean }).destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    b.once('close', () => resolve());
-    b.once('error', () => resolve());
-    try {
-      b.end();
-    } catch {
-      resolve();
-    }
-  });
 }

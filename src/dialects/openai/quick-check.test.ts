@@ -18,6 +18,16 @@ test('quick check: a complete answer passes with its usage, compact or pretty-pr
   assert.deepEqual(q({ object: 'list', data: [{ embedding: [0.1], index: 0 }], usage: { prompt_tokens: 3, total_tokens: 3 } }, '"data"'), { usage: { promptTokens: 3, completionTokens: 0 } });
 });
 
+test('quick check: usage numbers read in one pass agree with a parse, odd usage objects still parsed', () => {
+  const u = (usage: string) => q(JSON.stringify(ok).replace(/"usage":\{.*\}\}$/, `"usage":${usage}}`));
+  assert.deepEqual(u('{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}'), { usage: { promptTokens: 5, completionTokens: 9 } });
+  assert.deepEqual(u('{ "prompt_tokens" : 5 , "total_tokens" : 14 }'), { usage: { promptTokens: 5, completionTokens: 9 } });
+  assert.deepEqual(u('{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":2,"x":{"y":1}},"completion_tokens":9,"cost":null}'), { usage: { promptTokens: 5, completionTokens: 9 } });
+  assert.deepEqual(u('{"prompt_tokens":5,"completion_tokens":9,"cost":0.0012}'), { usage: { promptTokens: 5, completionTokens: 9 } }, 'a fraction: parsed instead');
+  assert.deepEqual(u('{"prompt_tokens":5,"completion_tokens":9,"note":"a, b"}'), { usage: { promptTokens: 5, completionTokens: 9 } }, 'a string: parsed instead');
+  assert.deepEqual(u('{}'), { usage: { promptTokens: 0, completionTokens: 0 } });
+});
+
 test('quick check: anything unusual is left to the full parse (null)', () => {
   assert.equal(q({ ...ok, choices: [] }), null, 'empty choices');
   assert.equal(q({ id: 'x', object: 'chat.completion' }), null, 'no choices');

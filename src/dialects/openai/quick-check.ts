@@ -64,11 +64,51 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   const end = objectEnd(b, start);
   if (end < 0) return null;
   if (b[start] === 0x6e) return { usage: null }; // "usage": null
+  const counts = usageNumbers(b, start, end);
+  if (counts) return { usage: readUsage(counts) };
   try {
     return { usage: readUsage(JSON.parse(b.toString('utf8', start, end + 1))) };
   } catch {
     return null;
   }
+}
+
+const TOKEN_KEYS = new Set(['prompt_tokens', 'completion_tokens', 'total_tokens']);
+
+/**
+ * The top-level integer fields of the usage object `b[start..end]` (nested detail objects skipped),
+ * read in one pass without a parse; null when anything looks unusual (the caller then parses).
+ */
+function usageNumbers(b: Buffer, start: number, end: number): Record<string, number> | null {
+  const out: Record<string, number> = {};
+  let i = skipWs(b, start + 1);
+  while (i < end) {
+    if (b[i] !== 0x22) return null;
+    const k = b.indexOf(0x22, i + 1);
+    if (k < 0 || k > end) return null;
+    const name = b.toString('latin1', i + 1, k);
+    i = skipWs(b, k + 1);
+    if (b[i] !== 0x3a) return null;
+    i = skipWs(b, i + 1);
+    const c = b[i]!;
+    if (c >= 0x30 && c <= 0x39) {
+      let n = 0;
+      while (i < end && b[i]! >= 0x30 && b[i]! <= 0x39) n = n * 10 + (b[i++]! - 0x30);
+      if (b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45) return null; // a fraction or exponent
+      if (TOKEN_KEYS.has(name)) out[name] = n;
+    } else if (c === 0x7b) {
+      const close = objectEnd(b, i);
+      if (close < 0 || close > end) return null;
+      i = close + 1;
+    } else if (c === 0x6e && b[i + 1] === 0x75) {
+      i += 4; // null
+    } else return null;
+    i = skipWs(b, i);
+    if (b[i] === 0x2c) i = skipWs(b, i + 1);
+    else if (i === end) break;
+    else return null;
+  }
+  return out;
 }
 
 function skipColon(b: Buffer, i: number): number {

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { LineSink } from './line-sink.ts';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-sink-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const flushed = (s: LineSink): Promise<void> => new Promise((r) => s.flush(() => r()));
+
+test('line sink: lines reach the file in order, batched, creating the folder; end closes it', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'a', 'b', 'log.jsonl');
+    const s = new LineSink({ dest: file, batchBytes: 100 });
+    for (let i = 0; i < 500; i++) s.write(`{"n":${i}}\n`);
+    await flushed(s);
+    s.write('{"n":"last"}\n');
+    await s.end();
+    assert.equal(s.write('{"n":"after end"}\n'), false);
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 501);
+    assert.deepEqual(lines.slice(0, 3), ['{"n":0}', '{"n":1}', '{"n":2}']);
+    assert.equal(lines.at(-1), '{"n":"last"}');
+  });
+});
+
+test('line sink: past its buffer bound lines are dropped and counted, never blocking; flushSync writes at once', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'log.jsonl');
+    const s = new LineSink({ dest: file, batchBytes: 1 << 20, maxBufferBytes: 40 });
+    const accepted = Array.from({ length: 10 }, (_, i) => s.write(`{"line":${i}}\n`)).filter(Boolean).length;
+    assert.equal(accepted, 3, '13 bytes a line, 40 bytes of room');
+    s.flushSync();
+    const text = await readFile(file, 'utf8');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.slice(0, 3).map((l) => l.line), [0, 1, 2]);
+    assert.equal(lines[3]!.dropped, 7);
+    assert.match(String(lines[3]!.msg), /dropped/);
+    await s.end();
+  });
+});
+
+test('line sink: a file that cannot be opened is reported once and never throws at the caller', async () => {
+  await withDir(async (dir) => {
+    const errors: Error[] = [];
+    const blocker = path.join(dir, 'file');
+    await import('node:fs/promises').then((f) => f.writeFile(blocker, 'x'));
+    const s = new LineSink({ dest: path.join(blocker, 'log.jsonl'), batchBytes: 1, onError: (e) => errors.push(e) });
+    s.write('{"a":1}\n');
+    s.write('{"a":2}\n');
+    await flushed(s);
+    s.write('{"a":3}\n');
+    await flushed(s);
+    assert.equal(errors.length, 1);
+    await s.end();
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * Where log lines go: stdout or a file, written in batches so that the request path only appends a
+ * string to an array. A batch is written (one `fs.write`, off the event loop) once it holds 64 KB, or
+ * at least every second; only one write is in flight at a time, lines logged meanwhile join the next.
+ * pino's own async destination (sonic-boom) cost 3–4 µs of CPU a line under load, this ≈ 0.4 µs
+ * (BENCHMARKS.md).
+ *
+ * Never blocks and never throws at the caller: a destination that cannot keep up (a full pipe
+ * answers EAGAIN) is retried shortly; past `maxBufferBytes` waiting, new lines are dropped and
+ * counted, and a line saying how many is written once the destination catches up. Errors other than
+ * EAGAIN are reported once through `onError`, and the lines of that batch are dropped.
+ */
+import { close, closeSync, mkdirSync, open, openSync, write, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface LineSinkOptions {
+  /** A file descriptor (1 = stdout) or a path (opened for appending, its folder created). */
+  dest: number | string;
+  /** Bytes that start a write at once. Default 64 KB. */
+  batchBytes?: number;
+  /** Longest time a line waits. Default 1000 ms. */
+  flushMs?: number;
+  /** Lines waiting beyond this are dropped (and counted). Default 16 MB. */
+  maxBufferBytes?: number;
+  onError?: (err: Error) => void;
+}
+
+export class LineSink {
+  readonly #dest: number | string;
+  readonly #batchBytes: number;
+  readonly #maxBuffer: number;
+  readonly #onError: (err: Error) => void;
+  #fd: number | null;
+  #opening = false;
+  #parts: string[] = [];
+  #bytes = 0;
+  #writing = false;
+  #dropped = 0;
+  #closed = false;
+  #reported = false;
+  #waiters: Array<() => void> = [];
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(o: LineSinkOptions) {
+    this.#dest = o.dest;
+    this.#fd = typeof o.dest === 'number' ? o.dest : null;
+    this.#batchBytes = o.batchBytes ?? 64 * 1024;
+    this.#maxBuffer = o.maxBufferBytes ?? 16 * 1024 * 1024;
+    this.#onError = o.onError ?? (() => {});
+    this.#timer = setInterval(() => this.#flush(), o.flushMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  write(line: string): boolean {
+    if (this.#closed) return false;
+    if (this.#bytes + line.length > this.#maxBuffer) {
+      this.#dropped++;
+      return false;
+    }
+    this.#parts.push(line);
+    this.#bytes += line.length;
+    if (this.#bytes >= this.#batchBytes) this.#flush();
+    return true;
+  }
+
+  /** Calls back once everything written so far has reached the destination (or failed). */
+  flush(cb?: (err?: Error) => void): void {
+    if (!this.#writing && this.#parts.length === 0 && this.#dropped === 0) {
+      cb?.();
+      return;
+    }
+    if (cb) this.#waiters.push(() => cb());
+    this.#flush();
+  }
+
+  /** Writes what is waiting synchronously (at exit, when no callback will run any more). */
+  flushSync(): void {
+    // A write in flight may finish later or not at all; what waits is written now, after it if it does.
+    const buf = this.#take();
+    if (!buf) return;
+    try {
+      const fd = this.#fd ?? this.#openSync();
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    } catch (e) {
+      this.#report(e as Error);
+    }
+  }
+
+  /** Flush, then close a file (never stdout). Later lines are ignored. */
+  end(): Promise<void> {
+    return new Promise((resolve) => {
+      this.flush(() => {
+        this.#closed = true;
+        clearInterval(this.#timer);
+        const fd = this.#fd;
+        if (fd === null || typeof this.#dest === 'number') return resolve();
+        this.#fd = null;
+        close(fd, () => resolve());
+      });
+    });
+  }
+
+  #take(): Buffer | null {
+    if (this.#dropped > 0) {
+      this.#parts.push(`${JSON.stringify({ level: 40, time: Date.now(), dropped: this.#dropped, msg: 'log lines dropped: the log destination did not keep up' })}\n`);
+      this.#dropped = 0;
+    }
+    if (this.#parts.length === 0) return null;
+    const buf = Buffer.from(this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join(''));
+    this.#parts = [];
+    this.#bytes = 0;
+    return buf;
+  }
+
+  #flush(): void {
+    if (this.#writing) return;
+    if (this.#fd === null) {
+      this.#open();
+      return;
+    }
+    const buf = this.#take();
+    if (!buf) return this.#settle();
+    this.#writing = true;
+    this.#writeOut(this.#fd, buf, 0);
+  }
+
+  #writeOut(fd: number, buf: Buffer, off: number): void {
+    write(fd, buf, off, buf.length - off, null, (err, n) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          // A full pipe: try again shortly, keeping the order of lines.
+          setTimeout(() => this.#writeOut(fd, buf, off), 20).unref();
+          return;
+        }
+        this.#report(err);
+        return this.#done();
+      }
+      if (off + n < buf.length) return this.#writeOut(fd, buf, off + n);
+      this.#done();
+    });
+  }
+
+  #done(): void {
+    this.#writing = false;
+    if (this.#bytes >= this.#batchBytes || (this.#waiters.length > 0 && (this.#parts.length > 0 || this.#dropped > 0))) this.#flush();
+    else this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#writing || this.#parts.length > 0) return;
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  #open(): void {
+    if (this.#opening) return;
+    this.#opening = true;
+    const file = this.#dest as string;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+    } catch {
+      /* open reports it */
+    }
+    open(file, 'a', (err, fd) => {
+      this.#opening = false;
+      if (err) {
+        this.#report(err);
+        this.#parts = [];
+        this.#bytes = 0;
+        return this.#settle();
+      }
+      if (this.#closed) {
+        closeSync(fd);
+        return;
+      }
+      this.#fd = fd;
+      this.#flush();
+    });
+  }
+
+  #openSync(): number {
+    const file = this.#dest as string;
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.#fd = openSync(file, 'a');
+    return this.#fd;
+  }
+
+  #report(err: Error): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#onError(err);
+  }
+}

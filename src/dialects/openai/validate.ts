@@ -28,7 +28,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Parse a request body. Throws LLMUX_ERR_INVALID_JSON with where the parse failed. */
 export function parseJsonBody(text: string, repair: boolean): ParsedBody {
-  if (text.trim() === '') throw new LlmuxError('LLMUX_ERR_INVALID_JSON', 'The request body is empty; send a JSON object such as {"model": "…", "messages": […]}.');
+  if (isBlank(text)) throw new LlmuxError('LLMUX_ERR_INVALID_JSON', 'The request body is empty; send a JSON object such as {"model": "…", "messages": […]}.');
   let value: unknown;
   let repaired = false;
   try {
@@ -51,11 +51,50 @@ export function parseJsonBody(text: string, repair: boolean): ParsedBody {
   return { body: value, repaired };
 }
 
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09 && c !== 0xfeff && c !== 0xa0) return text.trim() === '';
+  }
+  return true;
+}
+
 /**
  * Depth ≤ 64 and no `__proto__` / `constructor` / `prototype` keys anywhere. Iterative, so a
  * 100 000-level body cannot overflow the stack (JSON.parse accepts it; a recursive walk would not).
+ * The walk keeps no paths (every request pays for it); a body that fails is walked again by
+ * `shapeError`, which names where.
  */
 export function checkShape(root: object): void {
+  const values: unknown[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop() as object;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) shapeError(root);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (typeof item === 'object' && item !== null) {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const k in v) {
+        if (k === '__proto__' || k === 'constructor' || k === 'prototype') shapeError(root);
+        const item = (v as Record<string, unknown>)[k];
+        if (typeof item === 'object' && item !== null) {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+}
+
+/** The same walk with paths, for the error message of a body `checkShape` refused. */
+function shapeError(root: object): never {
   const stack: Array<[unknown, number, string]> = [[root, 1, '']];
   while (stack.length > 0) {
     const [v, depth, path] = stack.pop()!;
@@ -77,6 +116,7 @@ export function checkShape(root: object): void {
       }
     }
   }
+  throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', 'The request body has a shape llmux does not accept.');
 }
 
 type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'array' | 'object' | 'string|array' | 'stop' | 'object|null';

@@ -3,7 +3,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { LlmuxError, isLlmuxError, type ErrorCode } from '../core/errors.ts';
 
@@ -31,15 +31,34 @@ export function toLlmuxError(e: unknown): LlmuxError {
   return new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
 }
 
-export function sendError(reply: FastifyReply, err: LlmuxError): void {
-  const h: Record<string, string> = { 'x-llmux-request-id': reply.request.id ?? randomUUID() };
+function errorHeaders(id: string, err: LlmuxError): Record<string, string> {
+  const h: Record<string, string> = { 'x-llmux-request-id': id };
   if (err.retryAfterS !== undefined) h['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterS)));
   if (err.headers) Object.assign(h, err.headers);
+  return h;
+}
+
+function errorBody(err: LlmuxError): string {
+  return JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } });
+}
+
+export function sendError(reply: FastifyReply, err: LlmuxError): void {
   void reply
     .code(err.status)
-    .headers(h)
-    .type('application/json')
-    .send({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } });
+    .headers(errorHeaders(reply.request.id ?? randomUUID(), err))
+    .type('application/json; charset=utf-8')
+    .send(errorBody(err));
+}
+
+/** The same answer as `sendError`, on a response Fastify never saw (http/server.ts fast path). */
+export function writeRawError(res: ServerResponse, id: string, err: LlmuxError): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = errorBody(err);
+  const h = errorHeaders(id, err);
+  h['content-type'] = 'application/json; charset=utf-8';
+  h['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(err.status, h);
+  res.end(body);
 }
 
 export function errorHandler(log: { error(o: object, m: string): void }) {

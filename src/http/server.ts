@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
@@ -13,7 +14,7 @@ import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps }
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, modelAllowed, type StoredKeyLookup } from './auth.ts';
-import { clientErrorHandler, errorHandler, sendError, toLlmuxError } from './errors.ts';
+import { clientErrorHandler, errorHandler, sendError, toLlmuxError, writeRawError } from './errors.ts';
 import { endpointViews, refreshUsage, statusView } from './upstream-view.ts';
 
 export interface HttpRuntime {
@@ -43,11 +44,23 @@ export interface BuildOptions {
 
 export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   const app = Fastify({
+    // The four proxy routes, as sent by every client (POST, exact path, no query), skip Fastify:
+    // routing, request/reply objects and the body parser cost ≈ 5 µs a request (BENCHMARKS.md).
+    // Everything else, including their variants (trailing slash, query string), goes to Fastify,
+    // and both doors answer alike (test/integration/input.test.ts).
+    serverFactory: (fastifyHandler) => {
+      const server = createServer((req, res) => {
+        const kind = req.method === 'POST' ? hotRoutes.get(req.url ?? '') : undefined;
+        if (kind === undefined) return fastifyHandler(req, res);
+        fastProxy(rt, kind, req, res, opts.bodyLimit);
+      });
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 120_000;
+      return server;
+    },
     logger: false,
     bodyLimit: opts.bodyLimit,
     genReqId: () => randomUUID(),
-    requestTimeout: 120_000,
-    keepAliveTimeout: 72_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
@@ -74,7 +87,8 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     sendError(reply, new LlmuxError('LLMUX_ERR_NOT_FOUND', `Unknown endpoint ${req.method} ${req.url.split('?')[0]}. llmux serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models.`));
   });
 
-  const proxy = (kind: RequestKind) => (req: FastifyRequest, reply: FastifyReply) => handle(rt, kind, req, reply);
+  const proxy = (kind: RequestKind) => (req: FastifyRequest, reply: FastifyReply) =>
+    handle(rt, kind, req.headers, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.id, reply.raw, () => reply.hijack());
   app.post('/v1/chat/completions', proxy('chat'));
   app.post('/chat/completions', proxy('chat'));
   app.post('/v1/completions', proxy('completions'));
@@ -108,6 +122,67 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   return app;
 }
 
+const hotRoutes = new Map<string, RequestKind>([
+  ['/v1/chat/completions', 'chat'],
+  ['/chat/completions', 'chat'],
+  ['/v1/completions', 'completions'],
+  ['/v1/embeddings', 'embeddings'],
+]);
+
+/** A proxy request without Fastify: the same checks and the same error answers as its routes. */
+function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res: ServerResponse, limit: number): void {
+  const id = randomUUID();
+  const fail = (e: unknown): void => {
+    const err = toLlmuxError(e);
+    if (err.status >= 500) rt.log.error({ err: err.cause ?? err }, 'request failed inside llmux');
+    writeRawError(res, id, err);
+  };
+  const enc = req.headers['content-encoding'];
+  if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+    req.resume();
+    return fail(new LlmuxError('LLMUX_ERR_UNSUPPORTED_MEDIA', 'Compressed request bodies (Content-Encoding) are not supported: send the JSON uncompressed.'));
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return refuseTooLarge(req, res, fail);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  req.on('data', (c: Buffer) => {
+    if (over) return;
+    size += c.length;
+    if (size > limit) {
+      over = true;
+      chunks.length = 0;
+      refuseTooLarge(req, res, fail);
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (over) return;
+    const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    handle(rt, kind, req.headers, raw, id, res, noop).catch((e: unknown) => {
+      if (res.headersSent) {
+        if (!res.writableEnded) res.destroy();
+        return;
+      }
+      fail(e);
+    });
+  });
+  req.on('error', () => {
+    if (!res.headersSent) res.destroy();
+  });
+}
+
+function noop(): void {}
+
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, fail: (e: unknown) => void): void {
+  // Answer at once and close the connection: the rest of a body this large is not read.
+  res.shouldKeepAlive = false;
+  fail(new LlmuxError('LLMUX_ERR_BODY_TOO_LARGE', 'The request body is larger than server.bodyLimit allows.'));
+  res.on('finish', () => req.destroy());
+}
+
 function noSchemas(): never {
   throw new Error('llmux routes declare no Fastify schemas (bodies are validated by the dialect and zod)');
 }
@@ -123,11 +198,12 @@ function parseBody(kind: RequestKind, raw: unknown, repair: boolean): { body: Re
   return { body, changed, repaired };
 }
 
-async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+/** One proxied request, from either door (the raw fast path or Fastify); `hijack` takes the response from Fastify. */
+async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void): Promise<void> {
   if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
   const snap = rt.snapshot();
-  const principal = authenticate(req.headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
-  const { body, changed, repaired } = parseBody(kind, req.body, snap.config.repair);
+  const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+  const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
   const model = body.model as string;
   checkModelAllowed(principal, model);
   // Awaited only when they must wait: a microtask hop per request saved in the common case.
@@ -135,7 +211,6 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
   const permit = pp instanceof Promise ? await pp : pp;
   if (principal) rt.touched?.(principal);
   const controller = new AbortController();
-  const res = reply.raw;
   res.on('close', () => {
     if (!res.writableEnded) controller.abort(abortReasons.clientGone);
   });
@@ -148,10 +223,10 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
     throw e;
   }
   rt.inflight.add(controller);
-  reply.hijack();
+  hijack();
   const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
   const ctx: RequestContext = {
-    id: req.id, kind, snapshot: snap, body, raw: req.body as Buffer, bodyChanged: changed, repaired,
+    id, kind, snapshot: snap, body, raw, bodyChanged: changed, repaired,
     stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
     res, controller, signal: controller.signal, t0: performance.now(), at: Date.now(), attempts: [], capture: rt.captureOn(),
   };
@@ -162,7 +237,7 @@ async function handle(rt: HttpRuntime, kind: RequestKind, req: FastifyRequest, r
     rt.log.error({ err: e }, 'request failed inside llmux');
     if (!res.headersSent && !res.destroyed) {
       const err = toLlmuxError(e);
-      res.writeHead(err.status, { 'content-type': 'application/json', 'x-llmux-request-id': req.id });
+      res.writeHead(err.status, { 'content-type': 'application/json', 'x-llmux-request-id': id });
       res.end(JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } }));
     } else if (!res.writableEnded) res.destroy();
   } finally {

@@ -265,3 +265,28 @@ test('a model with no route, no provider model and no "*" is 404 model_not_found
   assert.equal(e.param, 'model');
   assert.equal(a.requests.length, 0);
 });
+
+test('the raw fast path (POST to the exact path) and the Fastify route (its trailing-slash variant) answer alike', bounded, async () => {
+  const json = { 'content-type': 'application/json' };
+  const cases: Array<[string, RequestInit]> = [
+    ['bad json', { method: 'POST', headers: json, body: '{"model": "chat", "messages": [' }],
+    ['no content-type', { method: 'POST', body: '{"model":"nope","messages":[{"role":"user","content":"hi"}]}' }],
+    ['empty body', { method: 'POST', headers: json, body: '' }],
+    ['compressed', { method: 'POST', headers: { ...json, 'content-encoding': 'gzip' }, body: new Uint8Array(gzipSync('{}')) }],
+    ['too large', { method: 'POST', headers: json, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(3000) }] }) }],
+    ['prototype key', { method: 'POST', headers: json, body: '{"model":"chat","messages":[],"__proto__":{"x":1}}' }],
+    ['unknown model', { method: 'POST', headers: json, body: '{"model":"nope","messages":[{"role":"user","content":"hi"}]}' }],
+    ['served', { method: 'POST', headers: json, body: '{"model":"chat","messages":[{"role":"user","content":"hi"}]}' }],
+  ];
+  for (const [name, init] of cases) {
+    const seen = [];
+    for (const path of ['/v1/chat/completions', '/v1/chat/completions/']) {
+      const r = await fetch(gw.url + path, init);
+      const text = await r.text();
+      const body = JSON.parse(text) as { error?: { code: unknown; param: unknown; type: unknown }; object?: string };
+      assert.ok(r.headers.get('x-llmux-request-id'), `${name} ${path}: request id`);
+      seen.push({ status: r.status, type: r.headers.get('content-type')?.split(';')[0], error: body.error ? { code: body.error.code, param: body.error.param, type: body.error.type } : null, object: body.object ?? null });
+    }
+    assert.deepEqual(seen[0], seen[1], name);
+  }
+});

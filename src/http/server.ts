@@ -10,7 +10,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
-import { abortReasons, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
+import { abortReasons, RequestController, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, modelAllowed, type StoredKeyLookup } from './auth.ts';
@@ -210,7 +210,7 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpH
   const pp = rt.admitPrincipal(principal, Date.now());
   const permit = pp instanceof Promise ? await pp : pp;
   if (principal) rt.touched?.(principal);
-  const controller = new AbortController();
+  const controller = new RequestController();
   res.on('close', () => {
     if (!res.writableEnded) controller.abort(abortReasons.clientGone);
   });

@@ -19,6 +19,20 @@ export const kindPath: Record<RequestKind, string> = {
   embeddings: '/embeddings',
 };
 
+/**
+ * A request's abort controller that also aborts the attempt in progress: one direct call instead of
+ * an abort listener added and removed on the request's signal for every attempt.
+ */
+export class RequestController extends AbortController {
+  /** The controller of the attempt in progress, if any (routing/run-attempt.ts). */
+  attempt: AbortController | null = null;
+
+  abort(reason?: unknown): void {
+    super.abort(reason);
+    this.attempt?.abort(reason);
+  }
+}
+
 export interface RequestContext {
   readonly id: string;
   readonly kind: RequestKind;
@@ -37,7 +51,7 @@ export interface RequestContext {
   readonly principal: ClientPrincipal | null;
   readonly res: ServerResponse;
   /** Aborted when the client goes away (reason: `clientGone`) or the deadline passes (`deadline`). */
-  readonly controller: AbortController;
+  readonly controller: RequestController;
   readonly signal: AbortSignal;
   /** performance.now() when the request arrived. */
   readonly t0: number;

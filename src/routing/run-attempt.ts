@@ -13,10 +13,10 @@ import type { Endpoint } from './planner.ts';
 import { relayStream } from './relay.ts';
 
 export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, onCommit: () => void): Promise<AttemptResult> {
-  const ctl = new AbortController();
-  const onAbort = (): void => ctl.abort(ctx.signal.reason);
   if (ctx.signal.aborted) return fail('canceled', null, 'the client went away');
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // The request's controller aborts this one too (client gone, deadline, shutdown).
+  const ctl = new AbortController();
+  ctx.controller.attempt = ctl;
   const timer = setTimeout(() => ctl.abort(abortReasons.attemptTimeout), ep.provider.timeout.totalMs);
   const committed = (): void => {
     // After commit a stream is bounded by the idle timeout only (long answers are legitimate).
@@ -27,7 +27,7 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
     return await sendAndRead(ctx, ep, deps, ctl.signal, committed);
   } finally {
     clearTimeout(timer);
-    ctx.signal.removeEventListener('abort', onAbort);
+    if (ctx.controller.attempt === ctl) ctx.controller.attempt = null;
   }
 }
 

@@ -73,7 +73,17 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   }
 }
 
-const TOKEN_KEYS = new Set(['prompt_tokens', 'completion_tokens', 'total_tokens']);
+const TOKEN_NAMES = ['prompt_tokens', 'completion_tokens', 'total_tokens'];
+const TOKEN_KEYS = TOKEN_NAMES.map((k) => Buffer.from(k));
+
+/** Which token key the bytes `b[from..to)` spell, if any (compared in place: no string per key). */
+function tokenKey(b: Buffer, from: number, to: number): string | null {
+  for (let n = 0; n < TOKEN_KEYS.length; n++) {
+    const k = TOKEN_KEYS[n]!;
+    if (to - from === k.length && b.compare(k, 0, k.length, from, to) === 0) return TOKEN_NAMES[n]!;
+  }
+  return null;
+}
 
 /**
  * The top-level integer fields of the usage object `b[start..end]` (nested detail objects skipped),
@@ -86,7 +96,7 @@ function usageNumbers(b: Buffer, start: number, end: number): Record<string, num
     if (b[i] !== 0x22) return null;
     const k = b.indexOf(0x22, i + 1);
     if (k < 0 || k > end) return null;
-    const name = b.toString('latin1', i + 1, k);
+    const name = b[i + 1] === 0x70 || b[i + 1] === 0x63 || b[i + 1] === 0x74 ? tokenKey(b, i + 1, k) : null; // p, c, t
     i = skipWs(b, k + 1);
     if (b[i] !== 0x3a) return null;
     i = skipWs(b, i + 1);
@@ -95,7 +105,7 @@ function usageNumbers(b: Buffer, start: number, end: number): Record<string, num
       let n = 0;
       while (i < end && b[i]! >= 0x30 && b[i]! <= 0x39) n = n * 10 + (b[i++]! - 0x30);
       if (b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45) return null; // a fraction or exponent
-      if (TOKEN_KEYS.has(name)) out[name] = n;
+      if (name !== null) out[name] = n;
     } else if (c === 0x7b) {
       const close = objectEnd(b, i);
       if (close < 0 || close > end) return null;

@@ -57,6 +57,8 @@ export interface LlmuxOptions {
   config?: string;
   /** Extra node flags (e.g. V8 heap settings) for llmux. */
   nodeFlags?: string[];
+  /** Extra environment variables for llmux. */
+  env?: Record<string, string>;
 }
 
 export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOptions): Promise<LlmuxStart> {
@@ -65,7 +67,7 @@ export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOpti
   const args = ['serve', '--config', o.config ?? join(ROOT, 'bench', 'llmux.bench.yaml'), '--port', String(port)];
   // As `npm start` runs it, through the launcher; measured as a restart: a first run fills Node's
   // compile cache (bin/llmux.js), as the first start after installing or upgrading does.
-  const env = llmuxEnv(upstreamPort, dir);
+  const env = { ...llmuxEnv(upstreamPort, dir), ...o.env };
   execFileSync(process.execPath, ['bin/llmux.js', 'serve', '--help'], { cwd: o.tree, env, stdio: 'ignore' });
   const child = spawnNode('llmux', 'bin/llmux.js', args, { cpu: o.cpu, env, nodeFlags, logFile: o.logFile, cwd: o.tree });
   try {

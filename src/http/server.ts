@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
@@ -44,20 +44,8 @@ export interface BuildOptions {
 
 export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
   const app = Fastify({
-    // The four proxy routes, as sent by every client (POST, exact path, no query), skip Fastify:
-    // routing, request/reply objects and the body parser cost ≈ 5 µs a request (BENCHMARKS.md).
-    // Everything else, including their variants (trailing slash, query string), goes to Fastify,
-    // and both doors answer alike (test/integration/input.test.ts).
-    serverFactory: (fastifyHandler) => {
-      const server = createServer((req, res) => {
-        const kind = req.method === 'POST' ? hotRoutes.get(req.url ?? '') : undefined;
-        if (kind === undefined) return fastifyHandler(req, res);
-        fastProxy(rt, kind, req, res, opts.bodyLimit);
-      });
-      server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 120_000;
-      return server;
-    },
+    requestTimeout: 120_000,
+    keepAliveTimeout: 72_000,
     logger: false,
     bodyLimit: opts.bodyLimit,
     genReqId: () => randomUUID(),
@@ -72,6 +60,21 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     frameworkErrors: (e, _req, reply) => sendError(reply, toLlmuxError(e)),
     clientErrorHandler,
   });
+  // The four proxy routes, as sent by every client (POST, exact path, no query), skip Fastify:
+  // routing, request/reply objects and the body parser cost ≈ 20 µs a request (BENCHMARKS.md).
+  // Everything else, including their variants (trailing slash, query string), goes to Fastify, and
+  // both doors answer alike (test/integration/input.test.ts). The handler goes in front of Fastify's
+  // on its main server (not through `serverFactory`, which would stop Fastify from also binding
+  // the other addresses of a host such as `localhost`; those keep Fastify's handler).
+  const fastifyHandler = app.server.listeners('request')[0] as ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  if (fastifyHandler) {
+    app.server.removeListener('request', fastifyHandler);
+    app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const kind = req.method === 'POST' ? hotRoutes.get(req.url ?? '') : undefined;
+      if (kind === undefined) return fastifyHandler(req, res);
+      fastProxy(rt, kind, req, res, opts.bodyLimit);
+    });
+  }
   app.removeAllContentTypeParsers();
   // Every body is read raw; the dialect parses it (with repair) so errors carry `param` and position.
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (req, body, done) => {
@@ -134,6 +137,8 @@ function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res
   const id = randomUUID();
   const fail = (e: unknown): void => {
     const err = toLlmuxError(e);
+    // While shutting down, clients should reconnect (to another instance): as Fastify's 503 does.
+    if (rt.draining) res.shouldKeepAlive = false;
     if (err.status >= 500) rt.log.error({ err: err.cause ?? err }, 'request failed inside llmux');
     writeRawError(res, id, err);
   };

@@ -63,3 +63,19 @@ test('line sink: a file that cannot be opened is reported once and never throws 
     await s.end();
   });
 });
+
+test('line sink: lines still waiting when the process exits (without end or flush) are written', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'out.log');
+    const script = path.join(dir, 'exit.ts');
+    const { writeFile } = await import('node:fs/promises');
+    const { execFileSync } = await import('node:child_process');
+    const sinkUrl = new URL('./line-sink.ts', import.meta.url).href;
+    await writeFile(script, `import { LineSink } from ${JSON.stringify(sinkUrl)};\nconst s = new LineSink({ dest: ${JSON.stringify(file)} });\nfor (let i = 0; i < 1000; i++) s.write('{"i":' + i + '}\\n');\nprocess.exitCode = 3;\n`);
+    const piped = execFileSync(process.execPath, ['-e', `const { spawnSync } = require('node:child_process'); const r = spawnSync(process.execPath, [${JSON.stringify(script)}]); process.stdout.write(String(r.status));`], { encoding: 'utf8' });
+    assert.equal(piped, '3');
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 1000);
+    assert.equal(lines.at(-1), '{"i":999}');
+  });
+});

@@ -25,6 +25,23 @@ export interface LineSinkOptions {
   onError?: (err: Error) => void;
 }
 
+/** Sinks still open: what they hold is written synchronously when the process exits, however it exits. */
+const live = new Set<LineSink>();
+let exitHook = false;
+function watchExit(s: LineSink): void {
+  live.add(s);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const x of live) x.flushSync();
+  });
+}
+
+/** A short synchronous wait (for a full pipe at exit). */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export class LineSink {
   readonly #dest: number | string;
   readonly #batchBytes: number;
@@ -49,6 +66,7 @@ export class LineSink {
     this.#onError = o.onError ?? (() => {});
     this.#timer = setInterval(() => this.#flush(), o.flushMs ?? 1000);
     this.#timer.unref();
+    watchExit(this);
   }
 
   write(line: string): boolean {
@@ -80,7 +98,17 @@ export class LineSink {
     if (!buf) return;
     try {
       const fd = this.#fd ?? this.#openSync();
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      // stdout may be a non-blocking pipe: a full one answers EAGAIN; wait for it (up to ~2 s).
+      let waited = 0;
+      for (let off = 0; off < buf.length; ) {
+        try {
+          off += writeSync(fd, buf, off);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || waited >= 2000) throw e;
+          sleepMs(10);
+          waited += 10;
+        }
+      }
     } catch (e) {
       this.#report(e as Error);
     }
@@ -91,6 +119,7 @@ export class LineSink {
     return new Promise((resolve) => {
       this.flush(() => {
         this.#closed = true;
+        live.delete(this);
         clearInterval(this.#timer);
         const fd = this.#fd;
         if (fd === null || typeof this.#dest === 'number') return resolve();
@@ -170,8 +199,10 @@ export class LineSink {
         this.#bytes = 0;
         return this.#settle();
       }
-      if (this.#closed) {
+      if (this.#closed || this.#fd !== null) {
+        // ended meanwhile, or opened synchronously by flushSync
         closeSync(fd);
+        if (this.#fd !== null) this.#flush();
         return;
       }
       this.#fd = fd;

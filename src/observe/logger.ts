@@ -46,6 +46,16 @@ function stdoutSink(): LineSink {
   return new LineSink({ dest: 1, onError: (e) => process.stderr.write(`llmux: cannot write the log to stdout: ${e.message}\n`) });
 }
 
+/**
+ * Loggers made here write JSON lines with pino's default fields (`level` number, `time` in ms, `msg`)
+ * and no base fields: observe/request-log.ts may write its line to their stream directly.
+ */
+const plainJson = new WeakSet<Logger>();
+
+export function writesPlainJson(log: Logger): boolean {
+  return plainJson.has(log);
+}
+
 /** What `closeLogger` must finish, per logger. */
 const closers = new WeakMap<Logger, () => Promise<void>>();
 
@@ -57,7 +67,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       // A worker thread formats, so colouring costs the event loop nothing.
       return pino({ ...base, transport: { target: 'pino-pretty', options: prettyOptions } });
     }
-    return pino(base, stdoutSink());
+    const log = pino(base, stdoutSink());
+    plainJson.add(log);
+    return log;
   }
   const file = new DailyFile(opts.file, opts.timezone ?? 'UTC', opts.now ?? Date.now);
   const targets: DestinationStream[] = [file];
@@ -67,6 +79,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const tee = new Tee(targets);
   const log = pino(base, tee);
   closers.set(log, () => tee.end());
+  if (!pretty) plainJson.add(log);
   return log;
 }
 

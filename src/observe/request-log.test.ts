@@ -3,7 +3,10 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { channels, type RequestEndEvent } from '../core/events.ts';
-import { redactPaths } from './logger.ts';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { closeLogger, createLogger, redactPaths } from './logger.ts';
 import { subscribeRequestLog } from './request-log.ts';
 
 function end(over: Partial<RequestEndEvent>): RequestEndEvent {
@@ -32,37 +35,41 @@ const events = [
   end({ status: 429, cls: 'rate_limit', attempts: 3 }),
 ];
 
-test('the request line written directly is what pino writes for the same fields (production logger: no base fields)', async () => {
-  const direct = sink();
+test('the request line written directly is what pino writes for the same fields (a logger made by createLogger)', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-reqlog-'));
+  const file = path.join(dir, 'llmux.log');
   const viaPino = sink();
-  // the production logger's settings (observe/logger.ts): base undefined, exact-path redaction
-  const logA = pino({ level: 'info', base: undefined, redact: { paths: redactPaths, censor: '[redacted]' } }, direct.stream);
-  // a base field makes request-log.ts fall back to pino itself: the reference
-  const logB = pino({ level: 'info', base: { x: 1 }, redact: { paths: redactPaths, censor: '[redacted]' } }, viaPino.stream);
+  // the production logger (observe/logger.ts), writing to a file
+  const logA = createLogger({ level: 'info', file, console: false, pretty: false });
   // the direct path never calls pino's info()
   logA.info = (() => assert.fail('the production logger went through pino for a request line')) as typeof logA.info;
+  // any other logger goes through pino: the reference
+  const logB = pino({ level: 'info', base: undefined, redact: { paths: redactPaths, censor: '[redacted]' } }, viaPino.stream);
   const stopA = subscribeRequestLog(logA, 'i1');
   const stopB = subscribeRequestLog(logB, 'i1');
   try {
     for (const e of events) channels.requestEnd.publish(e);
     channels.requestEnd.publish(end({ instance: 'other' }));
+    await closeLogger(logA);
     await new Promise((r) => setImmediate(r));
-    assert.equal(direct.lines.length, events.length);
+    const direct = (await readFile(file, 'utf8')).trim().split('\n');
+    assert.equal(direct.length, events.length);
     assert.equal(viaPino.lines.length, events.length);
     for (let i = 0; i < events.length; i++) {
-      const a = JSON.parse(direct.lines[i]!) as Record<string, unknown>;
+      const a = JSON.parse(direct[i]!) as Record<string, unknown>;
       const b = JSON.parse(viaPino.lines[i]!) as Record<string, unknown>;
       assert.equal(typeof a.time, 'number');
       delete a.time;
       delete b.time;
-      delete b.x;
       assert.deepEqual(Object.keys(a), Object.keys(b), `field order, event ${i}`);
       assert.deepEqual(a, b, `event ${i}`);
     }
-    assert.equal((JSON.parse(direct.lines[2]!) as { model: string }).model, 'we"ird\\mo\ndel ✓');
+    assert.equal((JSON.parse(direct[2]!) as { model: string }).model, 'we"ird\\mo\ndel ✓');
+    assert.equal((JSON.parse(direct[2]!) as { route: unknown }).route, null, 'a request without a route says so');
   } finally {
     stopA();
     stopB();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -10,7 +10,7 @@
  */
 import pino from 'pino';
 import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
-import type { Logger } from './logger.ts';
+import { writesPlainJson, type Logger } from './logger.ts';
 
 interface LineSink {
   write(line: string): unknown;
@@ -22,11 +22,9 @@ function str(s: string): string {
 
 /** The info line for a request, byte for byte what `log.info(fields, 'request')` writes with `base: undefined`. */
 export function requestLine(e: RequestEndEvent, time: number): string {
-  let s = `{"level":30,"time":${time},"id":${str(e.requestId)}`;
-  if (e.route !== null) s += `,"route":${str(e.route)}`;
-  s += `,"model":${str(e.model)}`;
-  if (e.provider !== null) s += `,"provider":${str(e.provider)}`;
-  if (e.endpointId !== null) s += `,"endpoint":${str(e.endpointId)}`;
+  const orNull = (v: string | null): string => (v === null ? 'null' : str(v));
+  let s = `{"level":30,"time":${time},"id":${str(e.requestId)},"route":${orNull(e.route)},"model":${str(e.model)}`;
+  s += `,"provider":${orNull(e.provider)},"endpoint":${orNull(e.endpointId)}`;
   s += `,"status":${e.status},"attempts":${e.attempts},"ms":${Math.round(e.latencyMs)}`;
   if (e.ttftMs !== null) s += `,"ttft":${Math.round(e.ttftMs)}`;
   if (e.stream) s += ',"stream":true';
@@ -40,7 +38,7 @@ export function requestLine(e: RequestEndEvent, time: number): string {
 
 function fields(e: RequestEndEvent): object {
   return {
-    id: e.requestId, route: e.route ?? undefined, model: e.model, provider: e.provider ?? undefined, endpoint: e.endpointId ?? undefined, status: e.status,
+    id: e.requestId, route: e.route, model: e.model, provider: e.provider, endpoint: e.endpointId, status: e.status,
     attempts: e.attempts, ms: Math.round(e.latencyMs), ttft: e.ttftMs === null ? undefined : Math.round(e.ttftMs),
     stream: e.stream || undefined, class: e.cls ?? undefined, tokens: e.promptTokens + e.completionTokens || undefined,
     repaired: e.repaired || undefined, principal: e.principal ?? undefined,
@@ -48,10 +46,10 @@ function fields(e: RequestEndEvent): object {
 }
 
 export function subscribeRequestLog(log: Logger, instance: string): () => void {
-  // A logger with `base` fields (pid, hostname…) or a custom time format goes through pino.
+  // Only a logger made by createLogger (pino's default fields, no base fields, JSON lines) gets the
+  // line directly; any other (tests, an embedding application's own) goes through pino.
   const sink = (log as unknown as Record<symbol, LineSink | undefined>)[pino.symbols.streamSym];
-  const chindings = (log as unknown as Record<symbol, string | undefined>)[pino.symbols.chindingsSym] ?? '';
-  const direct = sink !== undefined && typeof sink.write === 'function' && chindings === '' && log.levels.values.info === 30;
+  const direct = writesPlainJson(log) && sink !== undefined && typeof sink.write === 'function';
   const onEnd = (m: unknown): void => {
     const e = m as RequestEndEvent;
     if (e.instance !== instance) return;

@@ -39,4 +39,10 @@ test('quick check: anything unusual is left to the full parse (null)', () => {
   assert.equal(q({ ...ok, choices: 'yes' }), null, 'choices not a list');
   assert.equal(q(JSON.stringify(ok).replace('"usage":{', '"usage":{"prompt_tokens":')), null, 'broken usage');
   assert.equal(q(ok, '"data"'), null, 'embeddings answer without data');
+  assert.equal(q(`${JSON.stringify(ok)}}`), null, 'an extra closing brace');
+  assert.equal(q(JSON.stringify(ok).replace(']', '')), null, 'an unclosed list');
+  assert.equal(q({ detail: { choices: [1] }, choices: [] }), null, 'a nested choices does not count');
+  assert.equal(q({ detail: { choices: [1] } }), null, 'only a nested choices');
+  const huge = q(JSON.stringify(ok).replace('"prompt_tokens":11', '"prompt_tokens":1' + '0'.repeat(400)));
+  assert.deepEqual(huge, { usage: { promptTokens: 0, completionTokens: 7 } }, 'a count past any real one reads as 0, never Infinity');
 });

@@ -2,11 +2,12 @@
  * A 2xx non-stream answer checked without parsing it whole: on the hot path the body goes to the
  * client byte for byte, so all llmux needs is "is this a complete answer and not an error in a 200",
  * and the usage counts. Anything unusual answers `null` and the caller parses the body fully
- * (routing/attempt.ts `checkBody`), so this can only ever be faster, never more lenient:
+ * (routing/attempt.ts `checkBody`). It checks structure, not every byte: a body with balanced
+ * brackets but a syntax error inside (`{"a" 1}`) would pass; what it checks:
  *
- * - the body is one JSON object (first byte `{`, last `}`, whitespace aside);
+ * - the body is one JSON object: `{` … `}`, brackets balanced, closing exactly at its last byte;
  * - `"error"` appears nowhere as a key or string value (inside a JSON string it would read `\"error\"`);
- * - the list key (`"choices"`, or `"data"` for embeddings) is followed by a non-empty array;
+ * - the list key (`"choices"`, or `"data"` for embeddings), at the top level, holds a non-empty array;
  * - the `"usage"` object, when present, is cut out and parsed on its own.
  */
 import { readUsage, type UsageCounts } from './sse.ts';
@@ -52,6 +53,8 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   if (findKey(b, ERROR) !== -1) return null;
   const k = findKey(b, listKey === '"choices"' ? CHOICES : DATA);
   if (k < 0) return null;
+  // One object that closes exactly at the last byte, with the list key at its top level.
+  if (!topLevel(b, first, last, k - (listKey.length - 1) - 1)) return null;
   let p = skipWs(b, k);
   if (b[p] !== 0x3a) return null; // :
   p = skipWs(b, p + 1);
@@ -103,7 +106,9 @@ function usageNumbers(b: Buffer, start: number, end: number): Record<string, num
     const c = b[i]!;
     if (c >= 0x30 && c <= 0x39) {
       let n = 0;
+      const from = i;
       while (i < end && b[i]! >= 0x30 && b[i]! <= 0x39) n = n * 10 + (b[i++]! - 0x30);
+      if (i - from > 15) return null; // beyond exact integers: let the parse (and readUsage) judge
       if (b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45) return null; // a fraction or exponent
       if (name !== null) out[name] = n;
     } else if (c === 0x7b) {
@@ -119,6 +124,24 @@ function usageNumbers(b: Buffer, start: number, end: number): Record<string, num
     else return null;
   }
   return out;
+}
+
+/**
+ * Does the object opened at `first` close exactly at `last` (brackets and braces balanced, strings
+ * skipped), with the byte at `keyAt` (the list key's opening quote) directly inside it?
+ */
+function topLevel(b: Buffer, first: number, last: number, keyAt: number): boolean {
+  let depth = 0;
+  let keyDepth = -1;
+  for (let j = first; j <= last; j++) {
+    const c = b[j];
+    if (c === 0x22) {
+      if (j === keyAt) keyDepth = depth;
+      for (j++; j <= last && b[j] !== 0x22; j++) if (b[j] === 0x5c) j++;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if ((c === 0x7d || c === 0x5d) && --depth === 0 && j !== last) return false;
+  }
+  return depth === 0 && keyDepth === 1;
 }
 
 function skipColon(b: Buffer, i: number): number {

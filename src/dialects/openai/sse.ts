@@ -211,6 +211,10 @@ const TEXT = Buffer.from('ontent":"');
  * means "parse it" (role-only chunks, tool calls, finish reasons), never "not content".
  */
 export function hasText(buf: Buffer, start: number, end: number): boolean {
+  // The event's JSON must at least end as an object does; a cut one is left to the parse (and fails).
+  let q = end - 1;
+  while (q > start && (buf[q] === LF || buf[q] === CR || buf[q] === 0x20)) q--;
+  if (buf[q] !== 0x7d) return false;
   const ev = buf.subarray(start, end);
   for (let i = ev.indexOf(TEXT); i !== -1; i = ev.indexOf(TEXT, i + 1)) {
     if (ev[i - 1] === 0x63 && ev[i - 2] === 0x22 && ev[i + TEXT.length] !== 0x22) return true;
@@ -226,8 +230,10 @@ export interface UsageCounts {
 export function readUsage(u: unknown): UsageCounts | null {
   if (typeof u !== 'object' || u === null) return null;
   const o = u as Record<string, unknown>;
-  const p = typeof o.prompt_tokens === 'number' ? o.prompt_tokens : 0;
-  const c = typeof o.completion_tokens === 'number' ? o.completion_tokens : typeof o.total_tokens === 'number' ? o.total_tokens - p : 0;
+  // Counts from an upstream: finite, whole and not negative, or 0 (limits, metrics and logs add them up).
+  const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+  const p = count(o.prompt_tokens);
+  const c = typeof o.completion_tokens === 'number' ? count(o.completion_tokens) : count(typeof o.total_tokens === 'number' ? o.total_tokens - p : 0);
   return { promptTokens: p, completionTokens: c };
 }
 

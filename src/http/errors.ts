@@ -61,12 +61,15 @@ export function writeRawError(res: ServerResponse, id: string, err: LlmuxError):
   res.end(body);
 }
 
+/** Any thrown value as the LlmuxError to answer with; llmux's own failures (5xx) are logged. */
+export function reportError(log: { error(o: object, m: string): void }, e: unknown): LlmuxError {
+  const err = toLlmuxError(e);
+  if (err.status >= 500) log.error({ err: err.cause ?? err }, 'request failed inside llmux');
+  return err;
+}
+
 export function errorHandler(log: { error(o: object, m: string): void }) {
-  return (e: unknown, _req: FastifyRequest, reply: FastifyReply): void => {
-    const err = toLlmuxError(e);
-    if (err.status >= 500) log.error({ err: err.cause ?? err }, 'request failed inside llmux');
-    sendError(reply, err);
-  };
+  return (e: unknown, _req: FastifyRequest, reply: FastifyReply): void => sendError(reply, reportError(log, e));
 }
 
 /**

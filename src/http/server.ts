@@ -14,7 +14,7 @@ import { abortReasons, RequestController, type RequestContext, type RequestKind,
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, modelAllowed, type StoredKeyLookup } from './auth.ts';
-import { clientErrorHandler, errorHandler, sendError, toLlmuxError, writeRawError } from './errors.ts';
+import { clientErrorHandler, errorHandler, reportError, sendError, toLlmuxError, writeRawError } from './errors.ts';
 import { endpointViews, refreshUsage, statusView } from './upstream-view.ts';
 
 export interface HttpRuntime {
@@ -136,10 +136,9 @@ const hotRoutes = new Map<string, RequestKind>([
 function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res: ServerResponse, limit: number): void {
   const id = randomUUID();
   const fail = (e: unknown): void => {
-    const err = toLlmuxError(e);
+    const err = reportError(rt.log, e);
     // While shutting down, clients should reconnect (to another instance): as Fastify's 503 does.
     if (rt.draining) res.shouldKeepAlive = false;
-    if (err.status >= 500) rt.log.error({ err: err.cause ?? err }, 'request failed inside llmux');
     writeRawError(res, id, err);
   };
   const enc = req.headers['content-encoding'];
@@ -192,9 +191,8 @@ function noSchemas(): never {
   throw new Error('llmux routes declare no Fastify schemas (bodies are validated by the dialect and zod)');
 }
 
-function parseBody(kind: RequestKind, raw: unknown, repair: boolean): { body: Record<string, unknown>; changed: boolean; repaired: boolean } {
-  const buf = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
-  const { body, repaired } = parseJsonBody(buf.toString('utf8'), repair);
+function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Record<string, unknown>; changed: boolean; repaired: boolean } {
+  const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
   let changed = repaired;
   if (kind === 'chat') changed = validateChat(body) || changed;
   else if (kind === 'completions') validateCompletion(body);
@@ -240,11 +238,8 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpH
     tokens = (await execute(ctx, rt.deps)).tokens;
   } catch (e) {
     rt.log.error({ err: e }, 'request failed inside llmux');
-    if (!res.headersSent && !res.destroyed) {
-      const err = toLlmuxError(e);
-      res.writeHead(err.status, { 'content-type': 'application/json', 'x-llmux-request-id': id });
-      res.end(JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.apiCode } }));
-    } else if (!res.writableEnded) res.destroy();
+    if (!res.headersSent && !res.destroyed) writeRawError(res, id, toLlmuxError(e));
+    else if (!res.writableEnded) res.destroy();
   } finally {
     rt.inflight.delete(controller);
     release();

@@ -165,7 +165,7 @@ export function plan(route: CompiledRoute, callerModel: string, tracker: HealthT
     if (g) g.push(e);
     else groups.set(e.priority, [e]);
   }
-  const prios = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort((a, b) => a - b);
+  const prios = [...groups.keys()].sort((a, b) => a - b);
   for (let i = 0; i < prios.length; i++) {
     const prio = prios[i]!;
     const ordered = orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr);

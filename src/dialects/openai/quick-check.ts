@@ -10,34 +10,15 @@
  * - the list key (`"choices"`, or `"data"` for embeddings), at the top level, holds a non-empty array;
  * - the `"usage"` object, when present, is cut out and parsed on its own.
  */
-import { readUsage, type UsageCounts } from './sse.ts';
+import { findJsonKey, jsonKey, readUsage, type UsageCounts } from './sse.ts';
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 
-/**
- * `"name"` in the body, as the index just past its closing quote, or -1. Searched without the opening
- * quote (a needle starting with `"`, the commonest byte of JSON, makes Buffer#indexOf 4× slower)
- * and confirmed by the two bytes before it.
- */
-interface Key {
-  needle: Buffer;
-  first: number;
-}
-function key(name: string): Key {
-  return { needle: Buffer.from(`${name.slice(1)}"`), first: name.charCodeAt(0) };
-}
-const ERROR = key('error');
-const CHOICES = key('choices');
-const DATA = key('data');
-const USAGE = key('usage');
-
-function findKey(b: Buffer, k: Key): number {
-  for (let i = b.indexOf(k.needle); i !== -1; i = b.indexOf(k.needle, i + 1)) {
-    if (b[i - 1] === k.first && b[i - 2] === 0x22) return i + k.needle.length;
-  }
-  return -1;
-}
+const ERROR = jsonKey('error');
+const CHOICES = jsonKey('choices');
+const DATA = jsonKey('data');
+const USAGE = jsonKey('usage');
 
 function skipWs(b: Buffer, i: number): number {
   while (i < b.length && WS[b[i]!] === 1) i++;
@@ -50,20 +31,21 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   let last = b.length - 1;
   while (last > first && WS[b[last]!] === 1) last--;
   if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
-  if (findKey(b, ERROR) !== -1) return null;
-  const k = findKey(b, listKey === '"choices"' ? CHOICES : DATA);
+  if (findJsonKey(b, ERROR) !== -1) return null;
+  const list = listKey === '"choices"' ? CHOICES : DATA;
+  const k = findJsonKey(b, list);
   if (k < 0) return null;
   // One object that closes exactly at the last byte, with the list key at its top level.
-  if (!topLevel(b, first, last, k - (listKey.length - 1) - 1)) return null;
-  let p = skipWs(b, k);
+  if (!topLevel(b, first, last, k)) return null;
+  let p = skipWs(b, k + list.length);
   if (b[p] !== 0x3a) return null; // :
   p = skipWs(b, p + 1);
   if (b[p] !== 0x5b) return null; // [
   p = skipWs(b, p + 1);
   if (p >= last || b[p] === 0x5d) return null; // ] — an empty list is a failure: let checkBody say so
-  const u = findKey(b, USAGE);
+  const u = findJsonKey(b, USAGE);
   if (u < 0) return { usage: null };
-  const start = skipColon(b, u);
+  const start = skipColon(b, u + USAGE.length);
   const end = objectEnd(b, start);
   if (end < 0) return null;
   if (b[start] === 0x6e) return { usage: null }; // "usage": null

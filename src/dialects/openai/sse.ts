@@ -88,8 +88,33 @@ export function eventData(buf: Buffer, start: number, end: number): { data: stri
 
 const DONE = Buffer.from('[DONE]');
 const DATA = Buffer.from('data:');
-const USAGE = Buffer.from('"usage"');
-const ERROR = Buffer.from('"error"');
+
+/**
+ * A JSON key (`"name"`), searched by the bytes after its opening quote and confirmed by the two bytes
+ * before: Buffer#indexOf is about 4× slower for a needle that starts with `"`, the commonest byte of
+ * JSON. A raw `"name"` is a key or a string value (inside a JSON string its quotes are escaped).
+ */
+export interface JsonKey {
+  readonly needle: Buffer;
+  readonly first: number;
+  /** Bytes of `"name"`, quotes included. */
+  readonly length: number;
+}
+
+export function jsonKey(name: string): JsonKey {
+  return { needle: Buffer.from(`${name.slice(1)}"`), first: name.charCodeAt(0), length: name.length + 2 };
+}
+
+/** Where the next `"name"` at or after `from` opens (its first quote), if it opens before `end`; else -1. */
+export function findJsonKey(buf: Buffer, k: JsonKey, from = 0, end = buf.length): number {
+  for (let i = buf.indexOf(k.needle, from + 2); i !== -1 && i - 2 < end; i = buf.indexOf(k.needle, i + 1)) {
+    if (buf[i - 1] === k.first && buf[i - 2] === 0x22) return i - 2;
+  }
+  return -1;
+}
+
+const USAGE = jsonKey('usage');
+const ERROR = jsonKey('error');
 
 /**
  * Fast check: is this event `data: [DONE]`? The line must be exactly `data:[DONE]` (one optional
@@ -120,13 +145,11 @@ function nextByte(buf: Buffer, i: number, end: number): number | undefined {
  * True when the event has `"key":` as an object key followed by `{` (a JSON string can only hold an
  * escaped quote, so a raw `"key"` followed by a colon is always a key). Cheap: no JSON parse.
  */
-function hasObjectKey(buf: Buffer, start: number, end: number, key: Buffer): boolean {
-  let i = buf.indexOf(key, start);
-  while (i !== -1 && i < end) {
+function hasObjectKey(buf: Buffer, start: number, end: number, key: JsonKey): boolean {
+  for (let i = findJsonKey(buf, key, start, end); i !== -1; i = findJsonKey(buf, key, i + 1, end)) {
     let j = i + key.length;
     while (j < end && buf[j] === 0x20) j++;
     if (buf[j] === 0x3a && nextByte(buf, j + 1, end) === 0x7b /* { */) return true;
-    i = buf.indexOf(key, i + 1);
   }
   return false;
 }
@@ -143,26 +166,15 @@ export function hasError(buf: Buffer, start: number, end: number): boolean {
   return i !== -1 && i < end && buf.toString('utf8', i + 6, Math.min(end, i + 14)).trim().startsWith('error');
 }
 
-/**
- * Needles for the bytes that can make an event matter after commit. Each starts with a byte that is
- * rarer in JSON than `"` (Buffer#indexOf is 4× slower for a needle starting with a frequent byte),
- * and is confirmed by the bytes around it: `"usage"` (unless followed by `null`), `"error"`,
- * `event:` and `[DONE]`.
- */
-const NEEDLES = [Buffer.from('sage"'), Buffer.from('rror"'), Buffer.from('vent:'), DONE];
+const VENT = Buffer.from('vent:');
 
-function isMark(buf: Buffer, n: number, i: number): boolean {
-  if (n === 3) return true; // [DONE]
-  if (n === 2) return buf[i - 1] === 0x65; // e + vent:
-  if (buf[i - 1] !== (n === 0 ? 0x75 : 0x65) || buf[i - 2] !== 0x22) return false; // "u + sage"  /  "e + rror"
-  if (n === 1) return true;
-  // "usage": null is no usage: most OpenAI chunks carry it.
-  let j = i + 5;
-  while (buf[j] === 0x20) j++;
-  if (buf[j] !== 0x3a) return true;
-  j++;
-  while (buf[j] === 0x20) j++;
-  return !(buf[j] === 0x6e && buf[j + 1] === 0x75 && buf[j + 2] === 0x6c && buf[j + 3] === 0x6c);
+/** Is the key that ends just before `i` followed by `: null`? (`"usage": null` is no usage: most OpenAI chunks carry it.) */
+function nullAfter(buf: Buffer, i: number): boolean {
+  while (buf[i] === 0x20) i++;
+  if (buf[i] !== 0x3a) return false;
+  i++;
+  while (buf[i] === 0x20) i++;
+  return buf[i] === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c;
 }
 
 /**
@@ -192,11 +204,13 @@ export class QuickScan {
   #index(buf: Buffer): void {
     this.#buf = buf;
     this.#next = 0;
+    // The bytes that can make an event matter: `"usage"` (unless null), `"error"`, `event:`, `[DONE]`.
     const m: number[] = [];
-    for (let n = 0; n < NEEDLES.length; n++) {
-      const needle = NEEDLES[n]!;
-      for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) if (isMark(buf, n, i)) m.push(i);
-    }
+    for (let i = findJsonKey(buf, USAGE); i !== -1; i = findJsonKey(buf, USAGE, i + 1)) if (!nullAfter(buf, i + USAGE.length)) m.push(i);
+    for (let i = findJsonKey(buf, ERROR); i !== -1; i = findJsonKey(buf, ERROR, i + 1)) m.push(i);
+    // `vent:` rather than `event:`, and confirmed by its `e`: a needle that starts with a rarer byte
+    for (let i = buf.indexOf(VENT); i !== -1; i = buf.indexOf(VENT, i + 1)) if (buf[i - 1] === 0x65) m.push(i - 1);
+    for (let i = buf.indexOf(DONE); i !== -1; i = buf.indexOf(DONE, i + 1)) m.push(i);
     if (m.length > 1) m.sort((a, b) => a - b);
     this.#marks = m;
   }

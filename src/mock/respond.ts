@@ -35,6 +35,18 @@ export function sendJson(ex: Exchange, status: number, body: string | object, he
   ex.res.end(text);
 }
 
+/** Sends raw pieces, each its own write, `gapMs` apart (headers first, at once). */
+async function sendChunks(ex: Exchange, status: number, chunks: Array<string | Buffer>, headers: Record<string, string>, gapMs: number): Promise<void> {
+  ex.res.writeHead(status, { 'content-type': 'text/event-stream', ...headers });
+  ex.res.flushHeaders();
+  for (const [i, c] of chunks.entries()) {
+    if (i > 0) await ex.sleep(gapMs);
+    if (ex.closed) return;
+    await ex.write(c);
+  }
+  if (!ex.closed) ex.res.end();
+}
+
 /** Sends an OpenAI-shaped error. */
 export function sendError(ex: Exchange, status: number, err: MockError | undefined, headers: Record<string, string>): void {
   sendJson(ex, status, errorBody(status, err), headers);
@@ -52,6 +64,7 @@ export async function respond(ex: Exchange, endpoint: Endpoint, script: Script, 
   const headers = { ...ctx.baseHeaders, ...script.headers };
   const status = script.status ?? (script.error ? 500 : 200);
   if (script.body !== undefined) return sendJson(ex, status, script.body, headers);
+  if (script.chunks !== undefined) return sendChunks(ex, status, script.chunks, headers, script.eventDelayMs ?? 3);
   if (script.error || status >= 400) return sendError(ex, status, script.error, headers);
   const owner = ctx.name ?? 'llmux-mock';
   switch (endpoint.kind) {

@@ -55,6 +55,11 @@ export interface Script {
   headers?: Record<string, string>;
   /** Response body sent as is (object → JSON); overrides every generated body. */
   body?: string | object;
+  /**
+   * Response body sent as these raw pieces (bytes or text), each its own write, `eventDelayMs`
+   * [3] apart, with an SSE content type unless `headers` say otherwise: framing at any byte.
+   */
+  chunks?: Array<string | Buffer>;
   /** OpenAI error body; status defaults to 500 when `status` is not given. */
   error?: MockError;
   /** Delay before headers, on top of the server's `latencyMs`. */

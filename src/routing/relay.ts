@@ -11,7 +11,7 @@ import type { FailureClass } from '../core/failure.ts';
 import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
-import { SseScanner, errorEvent, eventData, hasError, hasText, hasUsage, isContentChunk, isDone, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
@@ -32,6 +32,8 @@ interface RelayState {
   inband: { cls: FailureClass; message: string } | null;
   held: Buffer[];
   heldBytes: number;
+  /** The answer to the client was ended at [DONE]. */
+  ended: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
   const slow = rename !== undefined || assembler !== null;
   const scanner = new SseScanner();
   const quick = new QuickScan();
-  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0 };
+  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0, ended: false };
 
   /** Inspect one event; returns what to forward in its place. */
   function inspect(b: Buffer, s: number, e: number): Action {
@@ -115,8 +117,17 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       finish(fail(cls, 200, message));
     };
 
-    function write(segments: Buffer[]): void {
-      if (segments.length === 0 || res.destroyed) return;
+    /** Write segments; `end` ends the answer with them (the upstream sent [DONE] and nothing after it). */
+    function write(segments: Buffer[], end: boolean): void {
+      if (res.destroyed) return;
+      if (end) {
+        st.ended = true;
+        const last = segments.length - 1;
+        for (let i = 0; i < last; i++) res.write(segments[i]);
+        res.end(last >= 0 ? segments[last] : undefined);
+        return;
+      }
+      if (segments.length === 0) return;
       let okay = true;
       for (const seg of segments) okay = res.write(seg) && okay;
       if (!okay) {
@@ -125,34 +136,53 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       }
     }
 
-    function commit(): void {
+    function commit(end: boolean): void {
       st.committed = true;
       onCommit();
       res.writeHead(200, { ...sseHeaders, ...llmuxHeaders(ctx, ep, performance.now() - tSend) });
-      write(st.held);
+      write(st.held, end);
       st.held = [];
     }
 
     function onData(chunk: Buffer): void {
+      // The answer ended at [DONE]: nothing after it is relayed.
+      if (st.ended) return;
+      const buf = scanner.take(chunk);
+      const len = buf.length;
       const segments: Buffer[] = [];
-      let cur: Buffer | null = null;
-      let from = 0;
-      let lastEnd = 0;
-      scanner.push(chunk, (b, s, e) => {
-        if (cur !== b) {
-          cur = b;
-          from = s;
+      let from = 0; // bytes before `from` are in `segments` already, or dropped
+      let pos = 0; // where the next event starts
+      let jump = false;
+      while (pos < len) {
+        let s = pos;
+        let e: number;
+        jump = !slow && (st.committed || st.commitNow);
+        if (jump) {
+          // After content only events with a mark need a look: go from mark to mark, and forward
+          // the events between them without visiting each one.
+          const m = quick.next(buf, pos);
+          if (m === -1) break;
+          s = lastBoundary(buf, pos, m);
+          e = eventEnd(buf, s, m);
+        } else {
+          e = eventEnd(buf, pos, pos === 0 ? scanner.resume : pos);
         }
-        const act = inspect(b, s, e);
+        if (e === -1) break;
+        const act = inspect(buf, s, e);
         if (act !== 'keep') {
-          if (s > from) segments.push(b.subarray(from, s));
+          if (s > from) segments.push(buf.subarray(from, s));
           if (act !== 'drop') segments.push(act);
           from = e;
         }
-        lastEnd = e;
-      });
-      if (cur !== null && lastEnd > from) segments.push((cur as Buffer).subarray(from, lastEnd));
-      if (st.committed) return write(segments);
+        pos = e;
+      }
+      // Complete events end at the last blank line (when jumping, whole events follow the last mark).
+      const complete = jump ? lastBoundary(buf, pos, len) : pos;
+      if (complete > from) segments.push(from === 0 && complete === len ? buf : buf.subarray(from, complete));
+      scanner.hold(buf, complete);
+      // [DONE] with nothing after it: the answer ends with this write, in the same packet.
+      const end = st.sawDone && complete === len;
+      if (st.committed) return write(segments, end);
       if (st.inband) return failPre(st.inband.cls, st.inband.message);
       // A fast upstream may send the whole answer, [DONE] included, in one chunk: content first wins.
       if (st.sawDone && !st.commitNow) return failPre('transient', 'the upstream stream ended before any content');
@@ -160,7 +190,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
         st.held.push(seg);
         st.heldBytes += seg.length;
       }
-      if (st.commitNow || st.heldBytes > maxPreamble) commit();
+      if (st.commitNow || st.heldBytes > maxPreamble) commit(end);
     }
     body.on('data', onData);
 
@@ -168,6 +198,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       if (!st.committed) {
         return finish(fail(st.inband?.cls ?? 'transient', 200, st.inband?.message ?? 'the upstream stream ended before any content'));
       }
+      if (st.ended) return finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
       const rest = scanner.rest();
       if (rest && !res.destroyed) res.write(rest);
       if (!st.sawDone) {
@@ -180,6 +211,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
 
     body.once('error', (e: unknown) => {
       if (!st.committed) return finish(classifyThrown(e, ctx, attemptSignal));
+      // The whole answer, [DONE] included, was relayed: what breaks after it is not the caller's loss.
+      if (st.ended) return finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
       const why = abortKind(attemptSignal) ?? abortKind(ctx.signal);
       if (why === 'client_gone') {
         if (!res.destroyed) res.destroy();

@@ -138,3 +138,45 @@ test('reasoning: include is sent, and reasoning is renamed to reasoningField in 
   assert.equal(data.choices[0].message.reasoning_content, 'hmm');
   assert.equal(data.choices[0].message.content, 'answer');
 });
+
+test('a stream cut into pieces at any byte is relayed exactly, usage chunk stripped, whatever the framing', { timeout: 60_000 }, async () => {
+  // The relay walks a committed chunk from mark to mark and holds a partial event for the next
+  // chunk: every place a chunk can end (inside a mark, a blank line, a CRLF, a UTF-8 sequence) must
+  // give the same bytes. The caller did not ask for usage, so the usage-only chunk is dropped.
+  const events = (eol: string): string[] => [
+    `data: ${JSON.stringify({ ...chunk({ role: 'assistant', content: '' }), usage: null })}${eol}${eol}`,
+    `data: ${JSON.stringify({ ...chunk({ content: 'Grüße 🌍' }), usage: null })}${eol}${eol}`,
+    `: keep-alive${eol}${eol}`,
+    `data: ${JSON.stringify({ ...chunk({ content: ' "usage" and [DONE] as text' }), usage: null })}${eol}${eol}`,
+    `data: ${JSON.stringify({ ...chunk({}, 'stop'), usage: null })}${eol}${eol}`,
+    `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'mock-small', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}${eol}${eol}`,
+    `data: [DONE]${eol}${eol}`,
+  ];
+  for (const eol of ['\n', '\r\n']) {
+    const ev = events(eol);
+    const body = Buffer.from(ev.join(''));
+    const expected = ev.filter((_, i) => i !== 5).join('');
+    const cases: Buffer[][] = [];
+    for (let k = 1; k < body.length; k += 3) cases.push([body.subarray(0, k), body.subarray(k)]);
+    for (let k = 7; k + 60 < body.length; k += 53) cases.push([body.subarray(0, k), body.subarray(k, k + 60), body.subarray(k + 60)]);
+    // In batches: requests of one batch take the scripts in any order, and all expect the same bytes.
+    for (let i = 0; i < cases.length; i += 16) {
+      const batch = cases.slice(i, i + 16);
+      for (const pieces of batch) a.enqueue({ chunks: pieces, eventDelayMs: 2 });
+      const texts = await Promise.all(batch.map(async () => {
+        const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'r', messages: msgs, stream: true }) });
+        assert.equal(res.headers.get('x-llmux-provider'), 'a');
+        return res.text();
+      }));
+      for (const t of texts) assert.equal(t, expected);
+    }
+  }
+  assert.equal(b.requests.length, 0);
+});
+
+test('the answer ends with its [DONE]: bytes an upstream sends after it are not relayed', bounded, async () => {
+  const body = sse([chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hi' }), chunk({}, 'stop'), '[DONE]']);
+  a.enqueue({ chunks: [body, 'data: {"choices":[{"delta":{"content":"late"}}]}\n\n'], eventDelayMs: 20 });
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'r', messages: msgs, stream: true, stream_options: { include_usage: true } }) });
+  assert.equal(await res.text(), body);
+});

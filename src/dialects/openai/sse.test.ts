@@ -208,3 +208,28 @@ test('hasText: a non-empty content string is recognised without a parse; anythin
   for (const [ev, want] of cases) assert.deepEqual(eventData(Buffer.from(ev), 0, Buffer.byteLength(ev)), want, JSON.stringify(ev));
   assert.deepEqual(eventData(Buffer.from('data: {"a":1}\ndata: {"b":2}\n\n'), 0, 31), { data: '{"a":1}\n{"b":2}', name: null });
 });
+
+test('eventEnd and lastBoundary find the same event ends as the forward scanner, at any cut', bounded, async () => {
+  const { eventEnd, lastBoundary, SseScanner } = await import('./sse.ts');
+  for (const eol of ['\n', '\r\n']) {
+    const text = ['data: {"a":1}', ': comment', 'event: error' + eol + 'data: {"error":{}}', 'data: [DONE]'].map((e) => e + eol + eol).join('');
+    const buf = Buffer.from(text);
+    const ends: number[] = [];
+    new SseScanner().push(buf, (_b, _s, e) => ends.push(e));
+    assert.equal(ends.length, 4);
+    assert.equal(ends[3], buf.length);
+    for (let hi = 0; hi <= buf.length; hi++) {
+      // The end of the last whole event within [0, hi), or 0.
+      const want = ends.filter((e) => e <= hi).at(-1) ?? 0;
+      assert.equal(lastBoundary(buf, 0, hi), want, `cut at ${hi} (${JSON.stringify(eol)})`);
+    }
+    let start = 0;
+    for (const e of ends) {
+      assert.equal(eventEnd(buf, start), e);
+      start = e;
+    }
+    assert.equal(eventEnd(buf.subarray(0, ends[0]! - 1), 0), -1, 'an event without its blank line has no end yet');
+    assert.equal(lastBoundary(buf, ends[1]!, buf.length), buf.length);
+    assert.equal(lastBoundary(buf, ends[2]!, ends[3]! - 1), ends[2], 'nothing before lo is a boundary');
+  }
+});

@@ -9,41 +9,71 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
+ * End of the event that starts at `start` (just after its blank line: "\n\n" or "\n\r\n"), or -1
+ * when its blank line has not arrived yet. `searchFrom` skips bytes known to hold no boundary.
+ */
+export function eventEnd(buf: Buffer, start: number, searchFrom = start): number {
+  for (let i = buf.indexOf(LF, searchFrom); i !== -1; i = buf.indexOf(LF, i + 1)) {
+    if (buf[i + 1] === LF) return i + 2;
+    if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+  }
+  return -1;
+}
+
+/**
+ * The end of the last blank line that lies wholly in [lo, hi), or `lo` when there is none: where the
+ * event holding byte `hi` starts (for a byte that is not itself a line feed), and with `hi` at the
+ * end of the buffer, where the complete events end. Searches backwards, so it costs the length of
+ * one event, not of the buffer.
+ */
+export function lastBoundary(buf: Buffer, lo: number, hi: number): number {
+  if (hi <= lo) return lo;
+  for (let i = buf.lastIndexOf(LF, hi - 1); i > lo; i = buf.lastIndexOf(LF, i - 1)) {
+    if (buf[i - 1] === LF || (buf[i - 1] === CR && i - 2 >= lo && buf[i - 2] === LF)) return i + 1;
+  }
+  return lo;
+}
+
+/**
  * Incremental event splitter. `push(chunk)` returns the complete events it closes, as
  * [buffer, start, end) ranges over `buf` (the chunk itself when nothing was carried over, so the
- * common case copies nothing).
+ * common case copies nothing). `take`/`hold` are the same carry for callers that walk a chunk
+ * themselves (the relay jumps from mark to mark instead of visiting every event).
  */
 export class SseScanner {
   #carry: Buffer | null = null;
+  /** After `take`: where the search for the first blank line may start (the held bytes had none). */
+  resume = 0;
   /** Bytes held because no event boundary has been seen yet. */
   get pending(): number {
     return this.#carry?.length ?? 0;
   }
 
+  /** The chunk, behind any bytes held from the chunks before it. */
+  take(chunk: Buffer): Buffer {
+    const carry = this.#carry;
+    if (carry === null) {
+      this.resume = 0;
+      return chunk;
+    }
+    this.#carry = null;
+    this.resume = Math.max(0, carry.length - 3);
+    return Buffer.concat([carry, chunk]);
+  }
+
+  /** Hold `buf` from `from` on (the start of an event whose blank line has not arrived). */
+  hold(buf: Buffer, from: number): void {
+    if (from < buf.length) this.#carry = from === 0 ? buf : buf.subarray(from);
+  }
+
   push(chunk: Buffer, onEvent: (buf: Buffer, start: number, end: number) => void): void {
-    let buf = chunk;
-    let from = 0;
-    if (this.#carry !== null) {
-      from = Math.max(0, this.#carry.length - 3);
-      buf = Buffer.concat([this.#carry, chunk]);
-      this.#carry = null;
-    }
+    const buf = this.take(chunk);
     let start = 0;
-    let i = buf.indexOf(LF, from);
-    while (i !== -1) {
-      // A blank line ends an event: "\n\n" or "\n\r\n".
-      let end = -1;
-      if (buf[i + 1] === LF) end = i + 2;
-      else if (buf[i + 1] === CR && buf[i + 2] === LF) end = i + 3;
-      if (end !== -1) {
-        if (end - start > 0) onEvent(buf, start, end);
-        start = end;
-        i = buf.indexOf(LF, end);
-      } else {
-        i = buf.indexOf(LF, i + 1);
-      }
+    for (let end = eventEnd(buf, 0, this.resume); end !== -1; end = eventEnd(buf, start)) {
+      if (end > start) onEvent(buf, start, end);
+      start = end;
     }
-    if (start < buf.length) this.#carry = start === 0 ? buf : buf.subarray(start);
+    this.hold(buf, start);
   }
 
   /** What is left when the stream ends (an event without its blank line). */
@@ -189,11 +219,17 @@ export class QuickScan {
   #marks: number[] = [];
   #next = 0;
 
-  kind(buf: Buffer, start: number, end: number): 'plain' | 'done' | 'look' {
+  /** The first mark at or after `from` (asked in increasing order for one buffer), or -1. */
+  next(buf: Buffer, from: number): number {
     if (this.#buf !== buf) this.#index(buf);
     const m = this.#marks;
-    while (this.#next < m.length && m[this.#next]! < start) this.#next++;
-    if (this.#next >= m.length || m[this.#next]! >= end) return 'plain';
+    while (this.#next < m.length && m[this.#next]! < from) this.#next++;
+    return this.#next < m.length ? m[this.#next]! : -1;
+  }
+
+  kind(buf: Buffer, start: number, end: number): 'plain' | 'done' | 'look' {
+    const mark = this.next(buf, start);
+    if (mark === -1 || mark >= end) return 'plain';
     // data: [DONE] (or data:[DONE])
     if (buf[start] === 0x64 && buf[start + 4] === 0x3a && buf[start + 5 + (buf[start + 5] === 0x20 ? 1 : 0)] === 0x5b) {
       return isDone(buf, start, end) ? 'done' : 'look';

@@ -3,7 +3,7 @@
  * The load generator and the upstream share CPU 0; each proxy gets CPU 1 to itself (when pinning).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { announced, freePort, ROOT, spawnNode, StartError, waitHealthy } from './children.ts';
 import type { Child } from './children.ts';
@@ -61,9 +61,17 @@ export interface LlmuxOptions {
   env?: Record<string, string>;
 }
 
+/** The node flags `npm start` gives llmux (package.json), so the bench runs it the same way. */
+export function startFlags(tree: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(tree, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const words = (pkg.scripts?.start ?? '').split(/\s+/);
+  const at = words.indexOf('bin/llmux.js');
+  return words[0] === 'node' && at > 0 ? words.slice(1, at) : [];
+}
+
 export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOptions): Promise<LlmuxStart> {
   const port = await freePort();
-  const nodeFlags = [...(o.nodeFlags ?? []), ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
+  const nodeFlags = [...startFlags(o.tree), ...(o.nodeFlags ?? []), ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   const args = ['serve', '--config', o.config ?? join(ROOT, 'bench', 'llmux.bench.yaml'), '--port', String(port)];
   // As `npm start` runs it, through the launcher; measured as a restart: a first run fills Node's
   // compile cache (bin/llmux.js), as the first start after installing or upgrading does.

@@ -76,12 +76,33 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
   // Ask for usage on streams so token limits and stats see it; stripped again if the caller did not ask.
   const addUsage = streams && !ctx.includeUsage;
   const paramsForced = qp !== null || Object.keys(p.params).length > 0;
-  if (!ctx.bodyChanged && ctx.body.model === ep.model && !paramsForced && !forceStream && !addUsage) return ctx.raw;
+  if (!ctx.bodyChanged && ctx.body.model === ep.model && !paramsForced && !forceStream) {
+    if (!addUsage) return ctx.raw;
+    // Only the usage request to add, to a body without stream_options: in front of the caller's
+    // own bytes, which go on unchanged (no re-serialising; no key appears twice).
+    if (ctx.body.stream_options === undefined) {
+      const spliced = withLeadingMember(ctx.raw, USAGE_OPTION);
+      if (spliced !== null) return spliced;
+    }
+  }
   const b: Record<string, unknown> = { ...ctx.body, model: ep.model, ...qp, ...p.params };
   if (forceStream) b.stream = streams;
   if (addUsage) b.stream_options = { ...(b.stream_options as object | undefined), include_usage: true };
   if (!streams) delete b.stream_options;
   return JSON.stringify(b);
+}
+
+const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+
+/** `{` + member + the rest of a JSON object that has at least one member of its own; else null. */
+function withLeadingMember(raw: Buffer, member: Buffer): Buffer | null {
+  let i = 0;
+  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x0a || raw[i] === 0x0d || raw[i] === 0x09)) i++;
+  if (raw[i] !== 0x7b) return null;
+  let j = i + 1;
+  while (j < raw.length && (raw[j] === 0x20 || raw[j] === 0x0a || raw[j] === 0x0d || raw[j] === 0x09)) j++;
+  if (j >= raw.length || raw[j] === 0x7d) return null;
+  return Buffer.concat([raw.subarray(0, i + 1), member, raw.subarray(i + 1)]);
 }
 
 /**

@@ -130,6 +130,18 @@ test('include_usage not requested: the upstream is asked for it and the usage-on
   });
 });
 
+test('the usage request is put in front of the caller\'s own bytes; a body with stream_options gets it merged', bounded, async () => {
+  await withGateway({ providers: [providerFor('a', a.baseUrl)] }, async (gw) => {
+    const raw = '\n {"model":"mock-small",  "messages":[{"role":"user","content":"h\\u00e9"}], "stream":true, "temperature":0.50}';
+    await (await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw })).text();
+    assert.equal(a.requests[0]!.raw, '\n {"stream_options":{"include_usage":true},"model":"mock-small",  "messages":[{"role":"user","content":"h\\u00e9"}], "stream":true, "temperature":0.50}');
+    const withOptions = JSON.stringify({ model: 'mock-small', messages: msgs, stream: true, stream_options: { include_usage: false } });
+    await (await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: withOptions })).text();
+    assert.deepEqual(a.requests[1]!.body.stream_options, { include_usage: true });
+    assert.equal((a.requests[1]!.raw.match(/stream_options/g) ?? []).length, 1, 'never a key twice');
+  });
+});
+
 test('modelMap: an implicit route by the mapped name sends the upstream model', bounded, async () => {
   await withGateway({ providers: [providerFor('a', a.baseUrl, { models: ['mock-small'], modelMap: { nickname: 'mock-large' } })] }, async (gw) => {
     const r = await post(`${gw.url}/v1/chat/completions`, { model: 'nickname', messages: msgs });

@@ -18,7 +18,7 @@ for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 const ERROR = jsonKey('error');
 const CHOICES = jsonKey('choices');
 const DATA = jsonKey('data');
-const USAGE = jsonKey('usage');
+const USAGE = jsonKey('usage', 0);
 
 function skipWs(b: Buffer, i: number): number {
   while (i < b.length && WS[b[i]!] === 1) i++;

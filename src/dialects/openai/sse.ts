@@ -120,30 +120,36 @@ const DONE = Buffer.from('[DONE]');
 const DATA = Buffer.from('data:');
 
 /**
- * A JSON key (`"name"`), searched by the bytes after its opening quote and confirmed by the two bytes
- * before: Buffer#indexOf is about 4× slower for a needle that starts with `"`, the commonest byte of
- * JSON. A raw `"name"` is a key or a string value (inside a JSON string its quotes are escaped).
+ * A JSON key (`"name"`), searched by the bytes from its `from`-th letter on and confirmed by the
+ * bytes before: Buffer#indexOf is about 4× slower for a needle that starts with `"`, the commonest
+ * byte of JSON, and twice as slow for one that starts with a common letter. A raw `"name"` is a key
+ * or a string value (inside a JSON string its quotes are escaped).
  */
 export interface JsonKey {
   readonly needle: Buffer;
-  readonly first: number;
+  /** The bytes before the needle: the opening quote and the letters skipped. */
+  readonly prefix: Buffer;
   /** Bytes of `"name"`, quotes included. */
   readonly length: number;
 }
 
-export function jsonKey(name: string): JsonKey {
-  return { needle: Buffer.from(`${name.slice(1)}"`), first: name.charCodeAt(0), length: name.length + 2 };
+export function jsonKey(name: string, from = 1): JsonKey {
+  return { needle: Buffer.from(`${name.slice(from)}"`), prefix: Buffer.from(`"${name.slice(0, from)}`), length: name.length + 2 };
 }
 
 /** Where the next `"name"` at or after `from` opens (its first quote), if it opens before `end`; else -1. */
 export function findJsonKey(buf: Buffer, k: JsonKey, from = 0, end = buf.length): number {
-  for (let i = buf.indexOf(k.needle, from + 2); i !== -1 && i - 2 < end; i = buf.indexOf(k.needle, i + 1)) {
-    if (buf[i - 1] === k.first && buf[i - 2] === 0x22) return i - 2;
+  const p = k.prefix;
+  for (let i = buf.indexOf(k.needle, from + p.length); i !== -1 && i - p.length < end; i = buf.indexOf(k.needle, i + 1)) {
+    let ok = true;
+    for (let j = 1; j <= p.length && ok; j++) ok = buf[i - j] === p[p.length - j];
+    if (ok) return i - p.length;
   }
   return -1;
 }
 
-const USAGE = jsonKey('usage');
+// `usage"` is found twice as fast as `sage"` in typical chunks (measured); `rror"` beats `error"`.
+const USAGE = jsonKey('usage', 0);
 const ERROR = jsonKey('error');
 
 /**

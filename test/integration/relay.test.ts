@@ -180,3 +180,19 @@ test('the answer ends with its [DONE]: bytes an upstream sends after it are not 
   const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'r', messages: msgs, stream: true, stream_options: { include_usage: true } }) });
   assert.equal(await res.text(), body);
 });
+
+test('a one-chunk answer whose only content is a tool call commits (no text event to go by)', bounded, async () => {
+  const call = { index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+  const body = sse([chunk({ role: 'assistant', content: null }), chunk({ tool_calls: [call] }), chunk({}, 'tool_calls'), '[DONE]']);
+  a.enqueue({ status: 200, headers: { 'content-type': 'text/event-stream' }, body });
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'r', messages: msgs, stream: true, stream_options: { include_usage: true } }) });
+  assert.equal(res.headers.get('x-llmux-provider'), 'a');
+  assert.equal(await res.text(), body);
+  assert.equal(b.requests.length, 0);
+});
+
+test('a one-chunk answer with an event that is not JSON before its content fails over', bounded, async () => {
+  a.enqueue({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse([chunk({ role: 'assistant', content: '' }), 'not json at all', chunk({ content: 'x' }), '[DONE]']) });
+  const r = await streamText();
+  assert.equal(r.provider, 'b');
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { quickCheckBody } from './quick-check.ts';
+import { quickCheckBody, quickUsageEvent } from './quick-check.ts';
 
 const ok = {
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
@@ -45,4 +45,24 @@ test('quick check: anything unusual is left to the full parse (null)', () => {
   assert.equal(q({ detail: { choices: [1] } }), null, 'only a nested choices');
   const huge = q(JSON.stringify(ok).replace('"prompt_tokens":11', '"prompt_tokens":1' + '0'.repeat(400)));
   assert.deepEqual(huge, { usage: { promptTokens: 0, completionTokens: 7 } }, 'a count past any real one reads as 0, never Infinity');
+});
+
+test('quick usage event: the usage chunk is read in place; anything unusual is left to the parse', () => {
+  const ev = (text: string) => {
+    const b = Buffer.from(`xx${text}`); // not at offset 0: ranges are honoured
+    return quickUsageEvent(b, 2, b.length);
+  };
+  const usage = { prompt_tokens: 21, completion_tokens: 17, total_tokens: 38, prompt_tokens_details: { cached_tokens: 0 } };
+  assert.deepEqual(ev(`data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\n`), { usage: { promptTokens: 21, completionTokens: 17 }, emptyChoices: true });
+  assert.deepEqual(ev(`data:${JSON.stringify({ choices: [], usage })}\r\n\r\n`), { usage: { promptTokens: 21, completionTokens: 17 }, emptyChoices: true });
+  assert.deepEqual(ev(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }], usage })}\n\n`), { usage: { promptTokens: 21, completionTokens: 17 }, emptyChoices: false });
+  assert.deepEqual(ev(`data: ${JSON.stringify({ choices: [], usage: null })}\n\n`), { usage: null, emptyChoices: true });
+  // Left to the parse: an error key, a named event, two data lines, a cut object, a fraction, no choices.
+  assert.equal(ev(`data: ${JSON.stringify({ choices: [], usage, error: { message: 'x' } })}\n\n`), null);
+  assert.equal(ev(`event: error\ndata: ${JSON.stringify({ choices: [], usage })}\n\n`), null);
+  assert.equal(ev(`data: {"choices":[],\ndata: "usage":{"prompt_tokens":1}}\n\n`), null);
+  assert.equal(ev(`data: {"choices":[],"usage":{"prompt_tokens":1}\n\n`), null);
+  assert.equal(ev(`data: {"choices":[],"usage":{"prompt_tokens":1.5}}\n\n`), null);
+  assert.equal(ev(`data: {"usage":{"prompt_tokens":1}}\n\n`), null);
+  assert.equal(ev(`data: {"x":{"choices":[]},"usage":{"prompt_tokens":1}}\n\n`), null, 'choices must be at the top level');
 });

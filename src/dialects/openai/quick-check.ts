@@ -147,3 +147,36 @@ function objectEnd(b: Buffer, i: number): number {
   }
   return -1;
 }
+
+/**
+ * A stream event that is one `data: {…}` line carrying a usage object, read without a parse (the
+ * usage chunk that ends most streams): its counts, and whether its `choices` list is empty (the
+ * usage-only chunk a caller who did not ask for usage must not get). `null` when anything is unusual
+ * (an error key, another field, a cut object): the caller parses the event.
+ */
+export function quickUsageEvent(b: Buffer, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
+  // data: {…}\n\n, nothing else in the event
+  if (b[start] !== 0x64 || b[start + 1] !== 0x61 || b[start + 2] !== 0x74 || b[start + 3] !== 0x61 || b[start + 4] !== 0x3a) return null;
+  const first = skipWs(b, start + 5);
+  let last = end - 1;
+  while (last > first && WS[b[last]!] === 1) last--;
+  if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
+  const line = b.indexOf(0x0a, first);
+  if (line !== -1 && line < last) return null;
+  if (findJsonKey(b, ERROR, first, last) !== -1) return null;
+  const k = findJsonKey(b, CHOICES, first, last);
+  if (k < 0 || !topLevel(b, first, last, k)) return null;
+  let p = skipColon(b, k + CHOICES.length);
+  if (p < 0 || b[p] !== 0x5b) return null;
+  p = skipWs(b, p + 1);
+  const emptyChoices = b[p] === 0x5d;
+  const u = findJsonKey(b, USAGE, first, last);
+  if (u < 0) return null;
+  const us = skipColon(b, u + USAGE.length);
+  const ue = objectEnd(b, us);
+  if (ue < 0 || ue > last) return null;
+  if (b[us] === 0x6e) return { usage: null, emptyChoices };
+  const counts = usageNumbers(b, us, ue);
+  return counts ? { usage: readUsage(counts), emptyChoices } : null;
+}
+

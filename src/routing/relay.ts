@@ -23,15 +23,6 @@ const maxPreamble = 1024 * 1024;
 
 type Action = 'keep' | 'drop' | Buffer;
 
-/** `data: {…}` on one line, nothing else in the event: what can be looked at later, if at all. */
-function isObjectEvent(b: Buffer, s: number, e: number): boolean {
-  if (b[s] !== 0x64 || b[s + 4] !== 0x3a) return false; // data:
-  const open = b[s + 5] === 0x20 ? s + 6 : s + 5;
-  let q = e - 1;
-  while (q > open && (b[q] === 0x0a || b[q] === 0x0d)) q--;
-  return b[open] === 0x7b && b[q] === 0x7d && b.indexOf(0x0a, open) > q;
-}
-
 interface RelayState {
   committed: boolean;
   commitNow: boolean;
@@ -58,8 +49,6 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
   const slow = rename !== undefined || assembler !== null;
   const scanner = new SseScanner();
   const quick = new QuickScan();
-  /** Events of the current chunk left for later (pairs of start, end), see `inspect`. */
-  const deferred: number[] = [];
   const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0, ended: false };
 
   /** Inspect one event; returns what to forward in its place. */
@@ -79,19 +68,11 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
         if (u.usage !== null) st.usage = u.usage;
         return stripUsage && u.usage !== null && u.emptyChoices ? 'drop' : 'keep';
       }
-    } else if (!slow && quick.kind(b, s, e) === 'plain') {
-      if (hasText(b, s, e)) {
-        // The first content event, recognised without a parse: commit.
-        st.commitNow = true;
-        st.ttftMs = performance.now() - ctx.t0;
-        return 'keep';
-      }
-      // Unmarked and without text (the role chunk, mostly): when a later event of this chunk is
-      // content, the commit needs no look at it; else it is looked at when the chunk is done.
-      if (isObjectEvent(b, s, e)) {
-        deferred.push(s, e);
-        return 'keep';
-      }
+    } else if (!slow && quick.kind(b, s, e) === 'plain' && hasText(b, s, e)) {
+      // The first content event, recognised without a parse: commit.
+      st.commitNow = true;
+      st.ttftMs = performance.now() - ctx.t0;
+      return 'keep';
     }
     return look(b, s, e, cheap);
   }
@@ -206,11 +187,6 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
           from = e;
         }
         pos = e;
-      }
-      if (deferred.length > 0) {
-        // Unmarked events held back before commit: only if nothing later in the chunk committed.
-        for (let i = 0; i < deferred.length && !st.commitNow && !st.committed; i += 2) look(buf, deferred[i]!, deferred[i + 1]!, false);
-        deferred.length = 0;
       }
       // Complete events end at the last blank line (when jumping, whole events follow the last mark).
       const complete = jump ? lastBoundary(buf, pos, len) : pos;

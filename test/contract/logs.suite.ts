@@ -107,6 +107,19 @@ function retentionTests(adapter: StoreAdapter): void {
       assert.equal(await s.pruneLogs({ days: 30, maxRows: 100, now }), 0, 'nothing more to do');
       assert.equal(await s.pruneLogs({ maxRows: 0, now }), 100);
     }));
+
+    test('the row cap keeps exactly the newest maxRows rows when insertion numbers have gaps', run(async (s) => {
+      // Rows aged out from the middle (a clock step, back-dated rows) leave gaps in the numbers.
+      const now = Date.now();
+      await s.insertLogs(Array.from({ length: 100 }, (_, i) => logRow({ id: `a${i}`, ts: now - 1000 })));
+      await s.insertLogs(Array.from({ length: 50 }, (_, i) => logRow({ id: `old${i}`, ts: now - 40 * DAY })));
+      await s.insertLogs(Array.from({ length: 100 }, (_, i) => logRow({ id: `b${i}`, ts: now - 500 })));
+      assert.equal(await s.pruneLogs({ days: 30, maxRows: 150, now }), 50 + 50);
+      assert.equal((await s.statsSince(0)).total.requests, 150);
+      const kept = new Set((await s.queryLogs({ limit: 1000 })).map((r) => r.id));
+      assert.ok(kept.has('a50') && kept.has('a99') && kept.has('b0') && !kept.has('a49'), 'the 50 oldest recent rows went, nothing newer');
+      assert.equal(await s.pruneLogs({ maxRows: 1000, now }), 0, 'under the cap: nothing');
+    }));
   });
 }
 

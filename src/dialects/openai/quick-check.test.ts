@@ -65,4 +65,13 @@ test('quick usage event: the usage chunk is read in place; anything unusual is l
   assert.equal(ev(`data: {"choices":[],"usage":{"prompt_tokens":1.5}}\n\n`), null);
   assert.equal(ev(`data: {"usage":{"prompt_tokens":1}}\n\n`), null);
   assert.equal(ev(`data: {"x":{"choices":[]},"usage":{"prompt_tokens":1}}\n\n`), null, 'choices must be at the top level');
+  // A nested usage is not the chunk's: never taken for counts, never a reason to drop the event.
+  assert.equal(ev(`data: {"id":"c","choices":[],"meta":{"usage":{"prompt_tokens":3,"completion_tokens":4}}}\n\n`), null);
+  assert.equal(ev(`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop","usage":null}],"usage":{"prompt_tokens":5,"completion_tokens":6}}\n\n`), null);
 });
+
+test('quick check: a nested "usage" before the answer\'s own is left to the full parse', () => {
+  const nested = { ...ok, choices: [{ ...ok.choices[0], usage: { prompt_tokens: 1, completion_tokens: 1 } }] };
+  assert.equal(q(nested), null);
+});
+

@@ -35,15 +35,16 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   const list = listKey === '"choices"' ? CHOICES : DATA;
   const k = findJsonKey(b, list);
   if (k < 0) return null;
-  // One object that closes exactly at the last byte, with the list key at its top level.
-  if (!topLevel(b, first, last, k)) return null;
+  // One object that closes exactly at the last byte, with the list key (and the first "usage", if
+  // any: a nested one is left to the parse) at its top level.
+  const u = findJsonKey(b, USAGE);
+  if (!topLevel(b, first, last, k, u)) return null;
   let p = skipWs(b, k + list.length);
   if (b[p] !== 0x3a) return null; // :
   p = skipWs(b, p + 1);
   if (b[p] !== 0x5b) return null; // [
   p = skipWs(b, p + 1);
   if (p >= last || b[p] === 0x5d) return null; // ] — an empty list is a failure: let checkBody say so
-  const u = findJsonKey(b, USAGE);
   if (u < 0) return { usage: null };
   const start = skipColon(b, u + USAGE.length);
   const end = objectEnd(b, start);
@@ -110,20 +111,22 @@ function usageNumbers(b: Buffer, start: number, end: number): Record<string, num
 
 /**
  * Does the object opened at `first` close exactly at `last` (brackets and braces balanced, strings
- * skipped), with the byte at `keyAt` (the list key's opening quote) directly inside it?
+ * skipped), with the bytes at `keyAt` and `keyAt2` (keys' opening quotes; -1: none) directly inside it?
  */
-function topLevel(b: Buffer, first: number, last: number, keyAt: number): boolean {
+function topLevel(b: Buffer, first: number, last: number, keyAt: number, keyAt2 = -1): boolean {
   let depth = 0;
   let keyDepth = -1;
+  let key2Depth = keyAt2 === -1 ? 1 : -1;
   for (let j = first; j <= last; j++) {
     const c = b[j];
     if (c === 0x22) {
       if (j === keyAt) keyDepth = depth;
+      else if (j === keyAt2) key2Depth = depth;
       for (j++; j <= last && b[j] !== 0x22; j++) if (b[j] === 0x5c) j++;
     } else if (c === 0x7b || c === 0x5b) depth++;
     else if ((c === 0x7d || c === 0x5d) && --depth === 0 && j !== last) return false;
   }
-  return depth === 0 && keyDepth === 1;
+  return depth === 0 && keyDepth === 1 && key2Depth === 1;
 }
 
 function skipColon(b: Buffer, i: number): number {
@@ -154,24 +157,27 @@ function objectEnd(b: Buffer, i: number): number {
  * usage-only chunk a caller who did not ask for usage must not get). `null` when anything is unusual
  * (an error key, another field, a cut object): the caller parses the event.
  */
-export function quickUsageEvent(b: Buffer, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
+export function quickUsageEvent(buf: Buffer, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
+  // A view of just this event: Buffer#indexOf has no end bound, and a chunk of many usage-carrying
+  // events (continuous usage stats) would be searched to its end for each of them.
+  const b = buf.subarray(start, end);
   // data: {…}\n\n, nothing else in the event
-  if (b[start] !== 0x64 || b[start + 1] !== 0x61 || b[start + 2] !== 0x74 || b[start + 3] !== 0x61 || b[start + 4] !== 0x3a) return null;
-  const first = skipWs(b, start + 5);
-  let last = end - 1;
+  if (b[0] !== 0x64 || b[1] !== 0x61 || b[2] !== 0x74 || b[3] !== 0x61 || b[4] !== 0x3a) return null;
+  const first = skipWs(b, 5);
+  let last = b.length - 1;
   while (last > first && WS[b[last]!] === 1) last--;
   if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
   const line = b.indexOf(0x0a, first);
   if (line !== -1 && line < last) return null;
   if (findJsonKey(b, ERROR, first, last) !== -1) return null;
   const k = findJsonKey(b, CHOICES, first, last);
-  if (k < 0 || !topLevel(b, first, last, k)) return null;
+  // The first "usage" must be the object's own (a nested one, even a null, is left to the parse).
+  const u = findJsonKey(b, USAGE, first, last);
+  if (k < 0 || u < 0 || !topLevel(b, first, last, k, u)) return null;
   let p = skipColon(b, k + CHOICES.length);
   if (p < 0 || b[p] !== 0x5b) return null;
   p = skipWs(b, p + 1);
   const emptyChoices = b[p] === 0x5d;
-  const u = findJsonKey(b, USAGE, first, last);
-  if (u < 0) return null;
   const us = skipColon(b, u + USAGE.length);
   const ue = objectEnd(b, us);
   if (ue < 0 || ue > last) return null;
@@ -179,4 +185,3 @@ export function quickUsageEvent(b: Buffer, start: number, end: number): { usage:
   const counts = usageNumbers(b, us, ue);
   return counts ? { usage: readUsage(counts), emptyChoices } : null;
 }
-

@@ -1,0 +1,130 @@
+/**
+ * The stream relay on its own, with exact chunk cuts (no TCP in between): every place a read can end
+ * must give the same bytes to the client, the same usage and the same commit, with and without
+ * back-pressure. The integration tests (test/integration/relay.test.ts) cover the same through HTTP.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { AttemptResult } from './attempt.ts';
+import type { RequestContext } from './context.ts';
+import type { Endpoint } from './planner.ts';
+import { relayStream } from './relay.ts';
+
+const bounded = { timeout: 30_000 };
+
+/** A response that records what reaches the client; `full()` says when `write` reports a full buffer. */
+class FakeResponse extends PassThrough {
+  out: Buffer[] = [];
+  status = 0;
+  ended = false;
+  headersSent = false;
+  full: () => boolean = () => false;
+  writeHead(status: number): this {
+    this.status = status;
+    this.headersSent = true;
+    return this;
+  }
+  override write(chunk: Buffer | string): boolean {
+    this.out.push(Buffer.from(chunk));
+    const full = this.full();
+    if (full) setImmediate(() => this.emit('drain'));
+    return !full;
+  }
+  override end(chunk?: unknown): this {
+    if (chunk) this.out.push(Buffer.from(chunk as Buffer));
+    this.ended = true;
+    return this;
+  }
+  text(): string {
+    return Buffer.concat(this.out).toString('utf8');
+  }
+}
+
+function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => boolean; after?: (body: PassThrough) => void } = {}): Promise<{ res: FakeResponse; r: AttemptResult; paused: number }> {
+  const res = new FakeResponse();
+  if (opts.full) res.full = opts.full;
+  const ctx = { res: res as unknown as ServerResponse, includeUsage: opts.includeUsage ?? false, capture: false, t0: performance.now(), id: 'req-1', attempts: [], signal: new AbortController().signal } as unknown as RequestContext;
+  const ep = { provider: { id: 'p', keys: ['sk-secret-key'], headers: {}, reasoningField: undefined }, model: 'm' } as unknown as Endpoint;
+  const body = new PassThrough();
+  let paused = 0;
+  const pause = body.pause.bind(body);
+  body.pause = () => {
+    paused++;
+    return pause();
+  };
+  const p = relayStream(ctx, ep, body, performance.now(), new AbortController().signal, () => {});
+  // One piece per turn of the loop, so every piece is its own 'data' event.
+  (async () => {
+    for (const piece of pieces) {
+      body.write(piece);
+      await new Promise((r) => setImmediate(r));
+    }
+    if (opts.after) opts.after(body);
+    else body.end();
+  })();
+  return p.then((r) => ({ res, r, paused }));
+}
+
+const chunk = (delta: object, finish: string | null = null, usage: unknown = null): string =>
+  JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }], usage });
+
+function events(eol: string): string[] {
+  return [
+    `data: ${chunk({ role: 'assistant', content: '' })}${eol}${eol}`,
+    `data: ${chunk({ content: 'Grüße 🌍' })}${eol}${eol}`,
+    `: keep-alive${eol}${eol}`,
+    `data: ${chunk({ content: ' "usage" and [DONE] and "error" as text' })}${eol}${eol}`,
+    `data: ${chunk({}, 'stop')}${eol}${eol}`,
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}${eol}${eol}`,
+    `data: [DONE]${eol}${eol}`,
+  ];
+}
+
+for (const eol of ['\n', '\r\n']) {
+  test(`every cut of a stream gives the same bytes, usage and commit (${JSON.stringify(eol)})`, bounded, async () => {
+    const ev = events(eol);
+    const body = Buffer.from(ev.join(''));
+    const stripped = ev.filter((_, i) => i !== 5).join('');
+    for (let k = 1; k < body.length; k++) {
+      const { res, r } = await relay([body.subarray(0, k), body.subarray(k)]);
+      assert.equal(res.text(), stripped, `cut at ${k}`);
+      assert.equal(res.status, 200);
+      assert.ok(res.ended);
+      assert.equal(r.type, 'done');
+      assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 }, `usage, cut at ${k}`);
+      assert.equal(r.type === 'done' && r.cls, null);
+    }
+    // Three pieces, and the caller who asked for usage gets every byte.
+    for (let k = 3; k + 40 < body.length; k += 7) {
+      const { res } = await relay([body.subarray(0, k), body.subarray(k, k + 40), body.subarray(k + 40)], { includeUsage: true });
+      assert.equal(res.text(), body.toString('utf8'), `cuts at ${k}, ${k + 40}`);
+    }
+  });
+}
+
+test('back-pressure pauses the upstream and loses nothing', bounded, async () => {
+  const ev = events('\n');
+  const pieces = ev.map((e) => Buffer.from(e));
+  let n = 0;
+  const { res, paused } = await relay(pieces, { full: () => ++n % 2 === 0 });
+  assert.equal(res.text(), ev.filter((_, i) => i !== 5).join(''));
+  assert.ok(paused > 0, 'the upstream was paused at least once');
+});
+
+test('an upstream error after the answer ended with [DONE] is not the caller\'s loss', bounded, async () => {
+  const ev = events('\n');
+  const { res, r } = await relay([Buffer.from(ev.join(''))], { after: (b) => b.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })) });
+  assert.equal(res.text(), ev.filter((_, i) => i !== 5).join(''));
+  assert.equal(r.type, 'done');
+  assert.equal(r.type === 'done' && r.cls, null);
+});
+
+test('an error event before any content fails the attempt and nothing reaches the client', bounded, async () => {
+  const err = `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`;
+  const { res, r } = await relay([Buffer.from(err + `data: ${chunk({ content: 'x' })}\n\ndata: [DONE]\n\n`)]);
+  assert.equal(r.type, 'fail');
+  assert.equal(res.out.length, 0);
+  assert.equal(res.headersSent, false);
+});

@@ -85,6 +85,24 @@ function queryTests(adapter: StoreAdapter): void {
       assert.equal(st.total.promptTokens, 207);
       assert.deepEqual((await s.statsSince(t + 1)).total.latencyP50, null);
     }));
+
+    test('statsSince over a log larger than one read step (SQLite reads it in steps) counts every row once', run(async (s) => {
+      const t = Date.now();
+      const rows = Array.from({ length: 12_345 }, (_, i) => logRow({
+        ts: i < 345 ? t - 100_000 : t - 1000 + (i % 100), provider: i % 3 === 0 ? 'p2' : 'p1',
+        status: i % 10 === 0 ? 502 : 200, failureClass: i % 10 === 0 ? 'timeout' : null, attempts: i % 7 === 0 ? 2 : 1, promptTokens: 2, completionTokens: 1,
+      }));
+      for (let i = 0; i < rows.length; i += 2000) await s.insertLogs(rows.slice(i, i + 2000));
+      const counted = rows.filter((r) => r.ts >= t - 50_000);
+      const st = await s.statsSince(t - 50_000);
+      assert.equal(st.total.requests, counted.length);
+      assert.equal(st.byProvider['p2']?.requests, counted.filter((r) => r.provider === 'p2').length);
+      assert.equal(st.total.failure, counted.filter((r) => r.status >= 400).length);
+      assert.equal(st.total.timeouts, counted.filter((r) => r.failureClass === 'timeout').length);
+      assert.equal(st.total.retries, counted.filter((r) => r.attempts > 1).length);
+      assert.equal(st.total.promptTokens, 2 * counted.length);
+      assert.equal((await s.statsSince(0)).total.requests, rows.length);
+    }));
   });
 }
 

@@ -86,6 +86,21 @@ function queryTests(adapter: StoreAdapter): void {
       assert.deepEqual((await s.statsSince(t + 1)).total.latencyP50, null);
     }));
 
+    test('filtered log reads over many rows (SQLite reads them in windows) keep the order and the bounds of one query', run(async (s) => {
+      const t = Date.now() - 100_000;
+      // 12,000 rows, ten to a ts (ties must stay together), one failure per ts, two routes.
+      const rows = Array.from({ length: 12_000 }, (_, i) => logRow({ id: `r${i}`, ts: t + Math.floor(i / 10), status: i % 10 === 3 ? 500 : 200, route: i % 2 === 0 ? 'even' : 'odd' }));
+      for (let i = 0; i < rows.length; i += 2000) await s.insertLogs(rows.slice(i, i + 2000));
+      const expect = (pred: (r: RequestLogRow) => boolean, limit = 100): string[] =>
+        rows.map((r, i) => ({ r, i })).filter(({ r }) => pred(r)).sort((a, b) => b.r.ts - a.r.ts || b.i - a.i).slice(0, limit).map(({ r }) => r.id);
+      const ids = (list: RequestLogRow[]): string[] => list.map((r) => r.id);
+      assert.deepEqual(ids(await s.queryLogs({ status: 'error', limit: 1000 })), expect((r) => r.status >= 400, 1000));
+      assert.deepEqual(ids(await s.queryLogs({ route: 'odd', before: t + 1000, since: t + 400, limit: 1000 })), expect((r) => r.route === 'odd' && r.ts < t + 1000 && r.ts >= t + 400, 1000));
+      assert.deepEqual(ids(await s.queryLogs({ status: 'error', before: t + 900, since: t + 100, limit: 1000 })), expect((r) => r.status >= 400 && r.ts < t + 900 && r.ts >= t + 100, 1000));
+      assert.deepEqual(ids(await s.queryLogs({ route: 'even', status: 'ok', limit: 50 })), expect((r) => r.route === 'even' && r.status < 400, 50));
+      assert.deepEqual(await s.queryLogs({ route: 'none', limit: 10 }), []);
+    }));
+
     test('statsSince over a log larger than one read step (SQLite reads it in steps) counts every row once', run(async (s) => {
       const t = Date.now();
       const rows = Array.from({ length: 12_345 }, (_, i) => logRow({

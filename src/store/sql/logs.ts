@@ -7,6 +7,8 @@ import { logColumns, logFromRow, logToParams } from './rows.ts';
 
 /** Rows deleted per statement: small enough that SQLite holds the event loop only briefly. */
 const PRUNE_CHUNK = 5000;
+/** Rows of the ts index one window of a filtered log read covers on SQLite. */
+const LOG_WINDOW = 5000;
 /** Rows one step of the statistics reads on SQLite (a few ms of the event loop each). */
 const STATS_STEP = 5000;
 /** Rows the row cap reads per step when it looks for the keep-th newest row. */
@@ -30,11 +32,37 @@ export async function queryLogs(db: SqlDriver, query: LogQuery): Promise<Request
   if (query.status === 'ok') where.push('status < 400');
   else if (query.status === 'error') where.push('status >= 400');
   else if (query.status !== undefined) { where.push('status = ?'); params.push(query.status); }
+  const limit = clampLimit(query.limit);
+  if (db.dialect === 'sqlite' && where.length > 0) return queryInWindows(db, where, params, query, limit);
   if (query.since !== undefined) { where.push('ts >= ?'); params.push(query.since); }
   if (query.before !== undefined) { where.push('ts < ?'); params.push(query.before); }
-  params.push(clampLimit(query.limit));
+  params.push(limit);
   const sql = `SELECT * FROM request_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT ?`;
   return (await db.all(sql, params)).map(logFromRow);
+}
+
+/**
+ * A filtered read on SQLite, newest first, one window of about LOG_WINDOW rows of the ts index at a
+ * time with the event loop free between windows: a filter that matches few rows (`status: 'error'`
+ * on a healthy log) made one query walk the whole log (400 ms at 1.2 M rows, the gateway held).
+ * Windows are ranges of `ts`, so rows sharing a `ts` are always in the same window and the order is
+ * the one query's: ts descending, then seq descending.
+ */
+async function queryInWindows(db: SqlDriver, where: string[], params: SqlParam[], query: LogQuery, limit: number): Promise<RequestLogRow[]> {
+  const out: RequestLogRow[] = [];
+  const floor = query.since ?? Number.MIN_SAFE_INTEGER;
+  let upper = query.before ?? Number.MAX_SAFE_INTEGER;
+  const sql = `SELECT * FROM request_log WHERE ${where.join(' AND ')} AND ts < ? AND ts >= ? ORDER BY ts DESC, seq DESC LIMIT ?`;
+  for (;;) {
+    // The ts LOG_WINDOW rows below `upper` in the index (or the floor, when fewer are left).
+    const edge = await scalar(db, `SELECT ts AS v FROM request_log WHERE ts < ? ORDER BY ts DESC LIMIT 1 OFFSET ${LOG_WINDOW - 1}`, [upper]);
+    const lower = edge === null ? floor : Math.max(edge, floor);
+    const rows = await db.all(sql, [...params, upper, lower, limit - out.length]);
+    for (const r of rows) out.push(logFromRow(r));
+    if (out.length >= limit || lower <= floor) return out;
+    upper = lower;
+    await yieldToLoop();
+  }
 }
 
 const AGGREGATE = `SELECT COALESCE(provider, '') AS provider, COUNT(*) AS requests,
@@ -132,8 +160,8 @@ export async function pruneLogs(db: SqlDriver, opts: PruneOptions): Promise<numb
   return deleted;
 }
 
-async function scalar(db: SqlDriver, sql: string): Promise<number | null> {
-  const v = (await db.all(sql))[0]?.['v'];
+async function scalar(db: SqlDriver, sql: string, params?: SqlParam[]): Promise<number | null> {
+  const v = (await db.all(sql, params))[0]?.['v'];
   return v === undefined || v === null ? null : Number(v);
 }
 

@@ -95,11 +95,11 @@ function rotate(group: Endpoint[], n: number): Endpoint[] {
 }
 
 /** Synchronous unless a shared round-robin position must be fetched. */
-function orderGroup(group: Endpoint[], balance: Balance, rrKey: string, rr: RoundRobin): Endpoint[] | Promise<Endpoint[]> {
+function orderGroup(group: Endpoint[], balance: Balance, route: string, prio: number, rr: RoundRobin): Endpoint[] | Promise<Endpoint[]> {
   if (group.length <= 1) return group;
   switch (balance) {
     case 'round-robin': {
-      const n = rr.next(rrKey);
+      const n = rr.next(`${route}|${prio}`);
       return n instanceof Promise ? n.then((v) => rotate(group, v)) : rotate(group, n);
     }
     case 'weighted':
@@ -136,7 +136,8 @@ function endpointsOf(route: CompiledRoute, callerModel: string, tracker: HealthT
   const key = route.targets.some((t) => t.model === undefined && t.provider.models.length === 0) ? callerModel : '';
   let eps = x.byModel.get(key);
   if (eps === undefined) {
-    eps = expandEndpoints(route, callerModel, tracker);
+    // In priority order (a stable sort keeps the config's order within one): `plan` groups runs.
+    eps = expandEndpoints(route, callerModel, tracker).sort((a, b) => a.priority - b.priority);
     if (x.byModel.size >= 1000) x.byModel.clear();
     x.byModel.set(key, eps);
   }
@@ -150,7 +151,9 @@ function endpointsOf(route: CompiledRoute, callerModel: string, tracker: HealthT
 export function plan(route: CompiledRoute, callerModel: string, tracker: HealthTracker, rr: RoundRobin, now: number): Plan | Promise<Plan> {
   const all = endpointsOf(route, callerModel, tracker);
   const result: Plan = { endpoints: [], breakerBlocked: 0, breakerRetryAt: Infinity, disabled: 0 };
-  const groups = new Map<number, Endpoint[]>();
+  // `all` is in priority order: each run of one priority is a group (no map, no sort per request).
+  const groups: Endpoint[][] = [];
+  let group: Endpoint[] | null = null;
   for (const e of all) {
     if (isDisabled(e.provider)) {
       result.disabled++;
@@ -161,22 +164,20 @@ export function plan(route: CompiledRoute, callerModel: string, tracker: HealthT
       result.breakerRetryAt = Math.min(result.breakerRetryAt, e.health.breaker.availableAt(now));
       continue;
     }
-    const g = groups.get(e.priority);
-    if (g) g.push(e);
-    else groups.set(e.priority, [e]);
+    if (group !== null && group[0]!.priority === e.priority) group.push(e);
+    else groups.push((group = [e]));
   }
-  const prios = [...groups.keys()].sort((a, b) => a - b);
-  for (let i = 0; i < prios.length; i++) {
-    const prio = prios[i]!;
-    const ordered = orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr);
-    if (ordered instanceof Promise) return finishAsync(result, ordered, prios.slice(i + 1), groups, route, rr);
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const ordered = orderGroup(g, route.balance, route.name, g[0]!.priority, rr);
+    if (ordered instanceof Promise) return finishAsync(result, ordered, groups.slice(i + 1), route, rr);
     for (const e of ordered) result.endpoints.push(e);
   }
   return result;
 }
 
-async function finishAsync(result: Plan, pending: Promise<Endpoint[]>, rest: number[], groups: Map<number, Endpoint[]>, route: CompiledRoute, rr: RoundRobin): Promise<Plan> {
+async function finishAsync(result: Plan, pending: Promise<Endpoint[]>, rest: Endpoint[][], route: CompiledRoute, rr: RoundRobin): Promise<Plan> {
   for (const e of await pending) result.endpoints.push(e);
-  for (const prio of rest) for (const e of await orderGroup(groups.get(prio)!, route.balance, `${route.name}|${prio}`, rr)) result.endpoints.push(e);
+  for (const g of rest) for (const e of await orderGroup(g, route.balance, route.name, g[0]!.priority, rr)) result.endpoints.push(e);
   return result;
 }

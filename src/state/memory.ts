@@ -94,37 +94,41 @@ export class MemoryState implements State {
     return this.#clock.now();
   }
 
-  /** The counted buckets of a window, pruning the ones that left it. */
-  #rateWindow(key: string, windowMs: number, now: number): { entry: RateEntry; total: number; live: [number, number][] } {
+  /** The counted total of a window, pruning the buckets that left it (all that remain are counted). */
+  #rateWindow(key: string, windowMs: number, now: number): { entry: RateEntry; total: number } {
     let entry = this.#rates.get(key);
     if (!entry || entry.windowMs !== windowMs) {
       entry = { windowMs, buckets: new Map() };
       this.#rates.set(key, entry);
     }
     const oldest = oldestCounted(now, windowMs, bucketWidth(windowMs));
-    const live: [number, number][] = [];
     let total = 0;
     for (const [b, v] of entry.buckets) {
       if (b < oldest) entry.buckets.delete(b);
-      else {
-        live.push([b, v]);
-        total += v;
-      }
+      else total += v;
     }
-    return { entry, total: Math.max(0, total), live };
+    return { entry, total: Math.max(0, total) };
   }
 
   #rateAcquire(key: string, o: RateAcquireOptions): RateResult {
     const now = o.now ?? this.#now();
     const cost = units(o.cost);
-    const { total, live } = this.#rateWindow(key, o.windowMs, now);
-    const d = decide(live, total, now, { limit: o.limit, windowMs: o.windowMs, cost });
-    if (!d.ok) return { ok: false, count: total, retryAfterMs: d.retryAfterMs };
-    return { ok: true, count: this.#rateAdd(key, cost, o.windowMs, now), retryAfterMs: 0 };
+    const { entry, total } = this.#rateWindow(key, o.windowMs, now);
+    // The buckets are listed only when the answer is no (to tell when one fits again).
+    if (o.limit >= 0 && total + cost > o.limit) {
+      const d = decide([...entry.buckets], total, now, { limit: o.limit, windowMs: o.windowMs, cost });
+      if (!d.ok) return { ok: false, count: total, retryAfterMs: d.retryAfterMs };
+    }
+    return { ok: true, count: this.#rateCount(key, entry, total, cost, o.windowMs, now), retryAfterMs: 0 };
   }
 
   #rateAdd(key: string, amount: number, windowMs: number, now: number): number {
     const { entry, total } = this.#rateWindow(key, windowMs, now);
+    return this.#rateCount(key, entry, total, amount, windowMs, now);
+  }
+
+  /** Add `amount` to the current bucket of a window whose counted total is `total`. */
+  #rateCount(key: string, entry: RateEntry, total: number, amount: number, windowMs: number, now: number): number {
     const bucket = bucketOf(now, bucketWidth(windowMs));
     entry.buckets.set(bucket, (entry.buckets.get(bucket) ?? 0) + amount);
     this.#dirty.add(`rate|${windowMs}|${bucket}|${key}`);

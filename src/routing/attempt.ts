@@ -8,7 +8,7 @@ import type { FailureClass } from '../core/failure.ts';
 import type { CompiledProvider } from '../config/compile.ts';
 import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
-import { quickCheckBody } from '../dialects/openai/quick-check.ts';
+import { quickCheckBody, skipWs } from '../dialects/openai/quick-check.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { networkErrorKind } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
@@ -96,11 +96,9 @@ const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
 
 /** `{` + member + the rest of a JSON object that has at least one member of its own; else null. */
 function withLeadingMember(raw: Buffer, member: Buffer): Buffer | null {
-  let i = 0;
-  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x0a || raw[i] === 0x0d || raw[i] === 0x09)) i++;
+  const i = skipWs(raw, 0);
   if (raw[i] !== 0x7b) return null;
-  let j = i + 1;
-  while (j < raw.length && (raw[j] === 0x20 || raw[j] === 0x0a || raw[j] === 0x0d || raw[j] === 0x09)) j++;
+  const j = skipWs(raw, i + 1);
   if (j >= raw.length || raw[j] === 0x7d) return null;
   return Buffer.concat([raw.subarray(0, i + 1), member, raw.subarray(i + 1)]);
 }

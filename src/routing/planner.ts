@@ -116,6 +116,8 @@ function orderGroup(group: Endpoint[], balance: Balance, route: string, prio: nu
 
 interface Expanded {
   tracker: HealthTracker;
+  /** Some target takes the caller's model, so the endpoints differ by caller model. */
+  byCaller: boolean;
   byModel: Map<string, Endpoint[]>;
 }
 
@@ -130,10 +132,10 @@ const expandedRoutes = new WeakMap<CompiledRoute, Expanded>();
 function endpointsOf(route: CompiledRoute, callerModel: string, tracker: HealthTracker): Endpoint[] {
   let x = expandedRoutes.get(route);
   if (x === undefined || x.tracker !== tracker) {
-    x = { tracker, byModel: new Map() };
+    x = { tracker, byCaller: route.targets.some((t) => t.model === undefined && t.provider.models.length === 0), byModel: new Map() };
     expandedRoutes.set(route, x);
   }
-  const key = route.targets.some((t) => t.model === undefined && t.provider.models.length === 0) ? callerModel : '';
+  const key = x.byCaller ? callerModel : '';
   let eps = x.byModel.get(key);
   if (eps === undefined) {
     // In priority order (a stable sort keeps the config's order within one): `plan` groups runs.

@@ -74,11 +74,6 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       st.ttftMs = performance.now() - ctx.t0;
       return 'keep';
     }
-    return look(b, s, e, cheap);
-  }
-
-  /** The full look at one event: parsed, unless a byte check settles it. */
-  function look(b: Buffer, s: number, e: number, cheap: boolean): Action {
     // A view of just this event: Buffer#indexOf has no end bound, and searching the rest of a chunk
     // for every event made a 21-event chunk quadratic.
     const ev = b.subarray(s, e);
@@ -210,7 +205,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       if (!st.committed) {
         return finish(fail(st.inband?.cls ?? 'transient', 200, st.inband?.message ?? 'the upstream stream ended before any content'));
       }
-      if (st.ended) return finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
+      if (st.ended) return finish(doneAsRelayed());
       const rest = scanner.rest();
       if (rest && !res.destroyed) res.write(rest);
       if (!st.sawDone) {
@@ -218,13 +213,13 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
         return finish(done('transient', 'the upstream stream ended without [DONE]'));
       }
       res.end();
-      finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
+      finish(doneAsRelayed());
     });
 
     body.once('error', (e: unknown) => {
       if (!st.committed) return finish(classifyThrown(e, ctx, attemptSignal));
       // The whole answer, [DONE] included, was relayed: what breaks after it is not the caller's loss.
-      if (st.ended) return finish(done(st.inband?.cls ?? null, st.inband?.message ?? null));
+      if (st.ended) return finish(doneAsRelayed());
       const why = abortKind(attemptSignal) ?? abortKind(ctx.signal);
       if (why === 'client_gone') {
         if (!res.destroyed) res.destroy();
@@ -235,6 +230,11 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       if (!res.destroyed) res.end(errorEvent(`The upstream stream failed after it started: ${f.message}.`, 'upstream_error', code));
       finish(done(f.cls, f.message));
     });
+
+    /** Done, with what the stream itself said (an error event passed on after commit, or nothing). */
+    function doneAsRelayed(): AttemptResult {
+      return done(st.inband?.cls ?? null, st.inband?.message ?? null);
+    }
 
     function done(cls: FailureClass | null, message: string | null): AttemptResult {
       return {

@@ -12,8 +12,10 @@ import type {
   NewClientKey, PruneOptions, RequestLogRow, StatsResult, Store,
 } from './types.ts';
 
-/** The request log is capped even without pruning, so a long memory-store run cannot grow without bound. */
-/** The memory store keeps the newest 100,000 request-log rows (up to a tenth more between trims). */
+/**
+ * The request log is capped even without pruning, so a long memory-store run cannot grow without
+ * bound: the newest 100,000 rows (up to a tenth more between trims).
+ */
 const MAX_LOG_ROWS = 100_000;
 const DAY_MS = 86_400_000;
 

@@ -20,16 +20,43 @@ const CHOICES = jsonKey('choices');
 const DATA = jsonKey('data');
 const USAGE = jsonKey('usage', 0);
 
-function skipWs(b: Buffer, i: number): number {
+/** The first byte at or after `i` that is not JSON whitespace (or the length). */
+export function skipWs(b: Buffer, i: number): number {
   while (i < b.length && WS[b[i]!] === 1) i++;
   return i;
+}
+
+/** The last byte after `first` that is not JSON whitespace (or `first`). */
+function lastNonWs(b: Buffer, first: number): number {
+  let last = b.length - 1;
+  while (last > first && WS[b[last]!] === 1) last--;
+  return last;
+}
+
+/**
+ * The usage value whose key opens at `u`, read in place: its counts, `null` for `"usage": null`, or
+ * `undefined` when it is cut, closes after `last`, or has unusual numbers (with `parse`, those are
+ * parsed from the value alone instead).
+ */
+function usageAt(b: Buffer, u: number, last: number, parse: boolean): UsageCounts | null | undefined {
+  const start = skipColon(b, u + USAGE.length);
+  const end = objectEnd(b, start);
+  if (end < 0 || end > last) return undefined;
+  if (b[start] === 0x6e) return null;
+  const counts = usageNumbers(b, start, end);
+  if (counts) return readUsage(counts);
+  if (!parse) return undefined;
+  try {
+    return readUsage(JSON.parse(b.toString('utf8', start, end + 1)));
+  } catch {
+    return undefined;
+  }
 }
 
 /** `{ usage }` when the body passes the quick check, `null` when it needs a full parse. */
 export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { usage: UsageCounts | null } | null {
   const first = skipWs(b, 0);
-  let last = b.length - 1;
-  while (last > first && WS[b[last]!] === 1) last--;
+  const last = lastNonWs(b, first);
   if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
   if (findJsonKey(b, ERROR) !== -1) return null;
   const list = listKey === '"choices"' ? CHOICES : DATA;
@@ -46,17 +73,8 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   p = skipWs(b, p + 1);
   if (p >= last || b[p] === 0x5d) return null; // ] — an empty list is a failure: let checkBody say so
   if (u < 0) return { usage: null };
-  const start = skipColon(b, u + USAGE.length);
-  const end = objectEnd(b, start);
-  if (end < 0) return null;
-  if (b[start] === 0x6e) return { usage: null }; // "usage": null
-  const counts = usageNumbers(b, start, end);
-  if (counts) return { usage: readUsage(counts) };
-  try {
-    return { usage: readUsage(JSON.parse(b.toString('utf8', start, end + 1))) };
-  } catch {
-    return null;
-  }
+  const usage = usageAt(b, u, last, true);
+  return usage === undefined ? null : { usage };
 }
 
 const TOKEN_NAMES = ['prompt_tokens', 'completion_tokens', 'total_tokens'];
@@ -164,8 +182,7 @@ export function quickUsageEvent(buf: Buffer, start: number, end: number): { usag
   // data: {…}\n\n, nothing else in the event
   if (b[0] !== 0x64 || b[1] !== 0x61 || b[2] !== 0x74 || b[3] !== 0x61 || b[4] !== 0x3a) return null;
   const first = skipWs(b, 5);
-  let last = b.length - 1;
-  while (last > first && WS[b[last]!] === 1) last--;
+  const last = lastNonWs(b, first);
   if (b[first] !== 0x7b || b[last] !== 0x7d) return null;
   const line = b.indexOf(0x0a, first);
   if (line !== -1 && line < last) return null;
@@ -178,10 +195,7 @@ export function quickUsageEvent(buf: Buffer, start: number, end: number): { usag
   if (p < 0 || b[p] !== 0x5b) return null;
   p = skipWs(b, p + 1);
   const emptyChoices = b[p] === 0x5d;
-  const us = skipColon(b, u + USAGE.length);
-  const ue = objectEnd(b, us);
-  if (ue < 0 || ue > last) return null;
-  if (b[us] === 0x6e) return { usage: null, emptyChoices };
-  const counts = usageNumbers(b, us, ue);
-  return counts ? { usage: readUsage(counts), emptyChoices } : null;
+  // Unusual numbers are left to the parse of the whole event, which also judges its JSON.
+  const usage = usageAt(b, u, last, false);
+  return usage === undefined ? null : { usage, emptyChoices };
 }

@@ -97,9 +97,9 @@ export async function statsSince(db: SqlDriver, since: number): Promise<StatsRes
     // SQLite runs on the event loop: one aggregate over a million rows held it for 580 ms, and the
     // gateway with it. Go through the log by insertion number, a step at a time, requests running
     // between steps (rows written meanwhile are past `hi` and not counted).
-    const lo = await scalar(db, 'SELECT MIN(seq) AS v FROM request_log');
-    const hi = lo === null ? null : await scalar(db, 'SELECT MAX(seq) AS v FROM request_log');
-    if (lo !== null && hi !== null) {
+    const range = await seqRange(db);
+    if (range !== null) {
+      const [lo, hi] = range;
       for (let from = lo; from <= hi; from += STATS_STEP) {
         add(await db.all(`${AGGREGATE} AND seq >= ? AND seq < ?${BY_PROVIDER}`, [since, from, Math.min(from + STATS_STEP, hi + 1)]));
         if (from + STATS_STEP <= hi) await yieldToLoop();
@@ -138,14 +138,13 @@ export async function pruneLogs(db: SqlDriver, opts: PruneOptions): Promise<numb
   }
   if (opts.maxRows !== undefined && opts.maxRows >= 0) {
     const keep = Math.floor(opts.maxRows);
-    const max = await scalar(db, 'SELECT MAX(seq) AS v FROM request_log');
-    const min = max === null ? null : await scalar(db, 'SELECT MIN(seq) AS v FROM request_log');
+    const range = await seqRange(db);
     // No more insertion numbers than rows allowed: nothing is beyond the cap (gaps only lower the
     // count). Else walk down from the newest row by the primary key, a step at a time with the loop
     // free between steps, to the keep-th newest row: everything older goes. (One OFFSET over a
     // million rows held the event loop for 36 ms.)
-    if (max !== null && min !== null && max - min + 1 > keep) {
-      let edge: number | null = max + 1;
+    if (range !== null && range[1] - range[0] + 1 > keep) {
+      let edge: number | null = range[1] + 1;
       for (let left = keep; left > 0 && edge !== null; ) {
         const step = Math.min(left, CAP_STEP);
         const row = await db.all('SELECT seq FROM request_log WHERE seq < ? ORDER BY seq DESC LIMIT 1 OFFSET ?', [edge, step - 1]);
@@ -158,6 +157,13 @@ export async function pruneLogs(db: SqlDriver, opts: PruneOptions): Promise<numb
     }
   }
   return deleted;
+}
+
+/** The lowest and highest insertion numbers in the log (two primary-key lookups), or null when it is empty. */
+async function seqRange(db: SqlDriver): Promise<[number, number] | null> {
+  const lo = await scalar(db, 'SELECT MIN(seq) AS v FROM request_log');
+  const hi = lo === null ? null : await scalar(db, 'SELECT MAX(seq) AS v FROM request_log');
+  return lo === null || hi === null ? null : [lo, hi];
 }
 
 async function scalar(db: SqlDriver, sql: string, params?: SqlParam[]): Promise<number | null> {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Snapshot } from './config/compile.ts';
 import type { Env } from './config/load.ts';
 import { systemClock, type Clock } from './core/clock.ts';
+import { flushEvents } from './core/events.ts';
 import { HealthTracker } from './health/tracker.ts';
 import { buildApp, type HttpRuntime } from './http/server.ts';
 import { endpointViews } from './http/upstream-view.ts';
@@ -205,6 +206,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       jobs.stop();
       checks.stop();
       await watcher.close();
+      // The last requests' end events, before their subscribers stop.
+      flushEvents();
       await capture.close();
       breakerSync.stop();
       for (const u of unsubs) u();

@@ -2,7 +2,7 @@
  * Events through `diagnostics_channel`. Anyone may publish; only observe/ subscribes. Publishing to a
  * channel without subscribers costs one boolean check (`hasSubscribers`).
  */
-import diagnostics from 'node:diagnostics_channel';
+import diagnostics, { type Channel } from 'node:diagnostics_channel';
 import type { FailureClass } from './failure.ts';
 
 export interface AttemptEndEvent {
@@ -51,3 +51,28 @@ export const channels = {
   breakerChange: diagnostics.channel('llmux:breaker:change'),
   configReload: diagnostics.channel('llmux:config:reload'),
 } as const;
+
+/** Channel, event, channel, event… waiting for `flushEvents`. */
+const queued: unknown[] = [];
+
+/**
+ * Publish soon, together with the other events of this turn of the event loop: the events queue while
+ * requests are answered and go out in one batch once the loop has handled the I/O at hand
+ * (`setImmediate`), so what subscribers do per event (the log line, the request-log row, metrics) runs
+ * back to back with its code and data warm, not between requests. Measured: about 20 µs of CPU a
+ * request less (BENCHMARKS.md). Events keep their order (a request's attempts before its end), and
+ * they are out before the client can read its answer in the next poll. Shutdown calls `flushEvents`
+ * before it stops the subscribers.
+ */
+export function publishSoon(ch: Channel, event: object): void {
+  if (!ch.hasSubscribers) return;
+  if (queued.length === 0) setImmediate(flushEvents);
+  queued.push(ch, event);
+}
+
+/** Publish every queued event now (a subscriber's throw is reported by diagnostics_channel, not here). */
+export function flushEvents(): void {
+  // Indexed, not a snapshot: an event queued by a subscriber during the flush goes out in it too.
+  for (let i = 0; i < queued.length; i += 2) (queued[i] as Channel).publish(queued[i + 1]);
+  queued.length = 0;
+}

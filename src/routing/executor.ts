@@ -4,7 +4,7 @@
  * error ends it, or `maxAttempts` / `deadlineMs` run out. Records every attempt in the health tracker
  * and publishes `llmux:attempt:end` / `llmux:request:end`.
  */
-import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
+import { channels, publishSoon, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { failsOver, isNetworkClass, type FailureClass } from '../core/failure.ts';
 import { nextDayStart } from '../core/clock.ts';
@@ -146,7 +146,7 @@ async function tryOnce(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, onC
     status: r.status, cls: r.cls, latencyMs: latency, message: r.message,
   };
   ctx.attempts.push(ev);
-  if (channels.attemptEnd.hasSubscribers) channels.attemptEnd.publish(ev);
+  publishSoon(channels.attemptEnd, ev);
   return r;
 }
 
@@ -159,5 +159,5 @@ function publishEnd(ctx: RequestContext, o: Outcome, instance: string): void {
     promptTokens: o.promptTokens, completionTokens: o.completionTokens, stream: ctx.stream, repaired: ctx.repaired, error: o.error,
   };
   if (ctx.capture) ev.capture = { request: ctx.body, response: o.response ?? null, attempts: ctx.attempts };
-  channels.requestEnd.publish(ev);
+  publishSoon(channels.requestEnd, ev);
 }

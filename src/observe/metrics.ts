@@ -28,37 +28,54 @@ interface Sample {
  */
 abstract class HotMetric<S extends { labels: Labels }> {
   abstract readonly type: 'counter' | 'histogram';
-  readonly #series = new Map<string, S>();
+  /** Series by their label values, one Map level per label: no key string is built (and hashed) per lookup. */
+  readonly #root = new Map<string, unknown>();
+  readonly #all: S[] = [];
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
   constructor(name: string, help: string, labelNames: readonly string[], registry: client.Registry) {
+    if (labelNames.length < 1 || labelNames.length > 4) throw new Error(`${name}: a hot metric has 1 to 4 labels`);
     this.name = name;
     this.help = help;
     this.labelNames = labelNames;
     registry.registerMetric(this as unknown as client.Metric);
   }
   protected abstract make(labels: Labels): S;
-  /** The series for these label values, in `labelNames` order. */
-  series(...values: string[]): S {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
-    let s = this.#series.get(key);
+  /** The series for these label values, in `labelNames` order (a missing value is ''). */
+  series(v0: string, v1 = '', v2 = '', v3 = ''): S {
+    const n = this.labelNames.length;
+    let level = this.#root;
+    for (let i = 0; i < n - 1; i++) {
+      const v = i === 0 ? v0 : i === 1 ? v1 : v2;
+      let next = level.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(v, next);
+      }
+      level = next;
+    }
+    const last = n === 1 ? v0 : n === 2 ? v1 : n === 3 ? v2 : v3;
+    let s = level.get(last) as S | undefined;
     if (s === undefined) {
+      const values = [v0, v1, v2, v3];
       const labels: Labels = {};
-      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = values[i] ?? '';
+      for (let i = 0; i < n; i++) labels[this.labelNames[i]!] = values[i]!;
       s = this.make(labels);
-      this.#series.set(key, s);
+      level.set(last, s);
+      this.#all.push(s);
     }
     return s;
   }
   protected abstract samples(s: S, out: Sample[]): void;
   get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' }> {
     const values: Sample[] = [];
-    for (const s of this.#series.values()) this.samples(s, values);
+    for (const s of this.#all) this.samples(s, values);
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' });
   }
   reset(): void {
-    this.#series.clear();
+    this.#root.clear();
+    this.#all.length = 0;
   }
 }
 

@@ -26,6 +26,12 @@ export interface PersistedCounter {
 interface RateEntry {
   windowMs: number;
   buckets: Map<number, number>;
+  /** The sum of `buckets`, and their oldest bucket (Infinity: none): a window with nothing expired is read without a walk. */
+  total: number;
+  min: number;
+  /** The bucket whose counter id is in the dirty set of generation `dirtyGen` (its id is not built again). */
+  dirtyBucket: number;
+  dirtyGen: number;
 }
 
 interface Expiring {
@@ -52,6 +58,8 @@ export class MemoryState implements State {
   readonly #leases = new Map<string, Map<string, number>>();
   /** Persisted-counter keys changed since the last `exportCounters`. */
   #dirty = new Set<string>();
+  /** Bumped whenever `#dirty` is handed out and replaced. */
+  #dirtyGen = 0;
   #leaseSeq = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -61,7 +69,7 @@ export class MemoryState implements State {
     this.breakers = new BreakerTable(() => this.#now());
     this.rate = {
       acquire: async (key, o) => this.#rateAcquire(key, o),
-      peek: async (key, windowMs, now) => this.#rateWindow(key, windowMs, now ?? this.#now()).total,
+      peek: async (key, windowMs, now) => Math.max(0, this.#rateWindow(key, windowMs, now ?? this.#now()).total),
       add: async (key, amount, windowMs, now) => this.#rateAdd(key, units(amount), windowMs, now ?? this.#now()),
     };
     this.day = {
@@ -94,26 +102,42 @@ export class MemoryState implements State {
     return this.#clock.now();
   }
 
-  /** The counted total of a window, pruning the buckets that left it (all that remain are counted). */
-  #rateWindow(key: string, windowMs: number, now: number): { entry: RateEntry; total: number } {
+  /** A window's entry, its buckets pruned to those still counted (`total` is then their sum). */
+  #rateWindow(key: string, windowMs: number, now: number): RateEntry {
     let entry = this.#rates.get(key);
     if (!entry || entry.windowMs !== windowMs) {
-      entry = { windowMs, buckets: new Map() };
+      entry = { windowMs, buckets: new Map(), total: 0, min: Infinity, dirtyBucket: NaN, dirtyGen: -1 };
       this.#rates.set(key, entry);
     }
     const oldest = oldestCounted(now, windowMs, bucketWidth(windowMs));
-    let total = 0;
-    for (const [b, v] of entry.buckets) {
-      if (b < oldest) entry.buckets.delete(b);
-      else total += v;
+    if (entry.min < oldest) {
+      // Something left the window: prune, and sum what is left (buckets may hold negative amounts).
+      let total = 0;
+      let min = Infinity;
+      for (const [b, v] of entry.buckets) {
+        if (b < oldest) entry.buckets.delete(b);
+        else {
+          total += v;
+          if (b < min) min = b;
+        }
+      }
+      entry.total = total;
+      entry.min = min;
     }
-    return { entry, total: Math.max(0, total) };
+    return entry;
+  }
+
+  #bucketAdd(entry: RateEntry, bucket: number, amount: number): void {
+    entry.buckets.set(bucket, (entry.buckets.get(bucket) ?? 0) + amount);
+    entry.total += amount;
+    if (bucket < entry.min) entry.min = bucket;
   }
 
   #rateAcquire(key: string, o: RateAcquireOptions): RateResult {
     const now = o.now ?? this.#now();
     const cost = units(o.cost);
-    const { entry, total } = this.#rateWindow(key, o.windowMs, now);
+    const entry = this.#rateWindow(key, o.windowMs, now);
+    const total = Math.max(0, entry.total);
     // The buckets are listed only when the answer is no (to tell when one fits again).
     if (o.limit >= 0 && total + cost > o.limit) {
       const d = decide([...entry.buckets], total, now, { limit: o.limit, windowMs: o.windowMs, cost });
@@ -123,15 +147,19 @@ export class MemoryState implements State {
   }
 
   #rateAdd(key: string, amount: number, windowMs: number, now: number): number {
-    const { entry, total } = this.#rateWindow(key, windowMs, now);
-    return this.#rateCount(key, entry, total, amount, windowMs, now);
+    const entry = this.#rateWindow(key, windowMs, now);
+    return this.#rateCount(key, entry, Math.max(0, entry.total), amount, windowMs, now);
   }
 
   /** Add `amount` to the current bucket of a window whose counted total is `total`. */
   #rateCount(key: string, entry: RateEntry, total: number, amount: number, windowMs: number, now: number): number {
     const bucket = bucketOf(now, bucketWidth(windowMs));
-    entry.buckets.set(bucket, (entry.buckets.get(bucket) ?? 0) + amount);
-    this.#dirty.add(`rate|${windowMs}|${bucket}|${key}`);
+    this.#bucketAdd(entry, bucket, amount);
+    if (entry.dirtyBucket !== bucket || entry.dirtyGen !== this.#dirtyGen) {
+      this.#dirty.add(`rate|${windowMs}|${bucket}|${key}`);
+      entry.dirtyBucket = bucket;
+      entry.dirtyGen = this.#dirtyGen;
+    }
     return Math.max(0, total + amount);
   }
 
@@ -210,7 +238,10 @@ export class MemoryState implements State {
   exportCounters(changedOnly = true): PersistedCounter[] {
     const now = this.#now();
     const ids = changedOnly ? this.#dirty : this.#allCounterIds();
-    if (changedOnly) this.#dirty = new Set();
+    if (changedOnly) {
+      this.#dirty = new Set();
+      this.#dirtyGen++;
+    }
     const out: PersistedCounter[] = [];
     for (const id of ids) {
       const e = this.#resolve(id);
@@ -232,8 +263,9 @@ export class MemoryState implements State {
       if (kind === 'rate') {
         const windowMs = Number(a);
         const name = key.slice(`rate|${a}|${b}|`.length);
-        const { entry } = this.#rateWindow(name, windowMs, now);
-        entry.buckets.set(Number(b), value);
+        const entry = this.#rateWindow(name, windowMs, now);
+        const bucket = Number(b);
+        this.#bucketAdd(entry, bucket, value - (entry.buckets.get(bucket) ?? 0));
       } else if (kind === 'day') {
         this.#days.set(key.slice('day|'.length), { value, expiresAt });
       } else if (kind === 'rr') {

@@ -73,37 +73,40 @@ export class HealthTracker {
     this.#listeners.push(l);
   }
 
-  #changed(h: EndpointHealth, before: string): void {
+  /** Tell the listeners when the breaker's state or its open-until time moved (no strings built per request). */
+  #changed(h: EndpointHealth, state: string, openUntil: number): void {
     if (this.#listeners.length === 0) return;
-    const after = `${h.breaker.state(this.clock.now())}:${h.breaker.openUntil}`;
-    if (after !== before) for (const l of this.#listeners) l(h);
+    if (h.breaker.state(this.clock.now()) !== state || !Object.is(h.breaker.openUntil, openUntil)) for (const l of this.#listeners) l(h);
   }
 
   success(h: EndpointHealth, latencyMs: number): void {
-    const before = `${h.breaker.state(this.clock.now())}:${h.breaker.openUntil}`;
+    const state = h.breaker.state(this.clock.now());
+    const openUntil = h.breaker.openUntil;
     h.successes++;
     h.lastSuccessAt = this.clock.now();
     h.recordLatency(latencyMs);
     h.breaker.onSuccess();
-    this.#changed(h, before);
+    this.#changed(h, state, openUntil);
   }
 
   failure(h: EndpointHealth, cls: FailureClass, status: number | null, message: string, hint?: FailureHint): void {
     const now = this.clock.now();
-    const before = `${h.breaker.state(now)}:${h.breaker.openUntil}`;
+    const state = h.breaker.state(now);
+    const openUntil = h.breaker.openUntil;
     if (cls !== 'canceled' && cls !== 'caller') {
       h.failures++;
       h.lastError = { cls, status, message, at: now };
     }
     h.breaker.onFailure(cls, now, hint);
-    this.#changed(h, before);
+    this.#changed(h, state, openUntil);
   }
 
   probeFailure(h: EndpointHealth, message: string): void {
     const now = this.clock.now();
-    const before = `${h.breaker.state(now)}:${h.breaker.openUntil}`;
+    const state = h.breaker.state(now);
+    const openUntil = h.breaker.openUntil;
     h.lastError = { cls: 'connect', status: null, message, at: now };
     h.breaker.onProbeFailure(now);
-    this.#changed(h, before);
+    this.#changed(h, state, openUntil);
   }
 }

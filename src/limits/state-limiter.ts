@@ -18,6 +18,8 @@ const leaseTtlMs = 10 * 60_000;
 
 const limited = (v: number | null | undefined): v is number => typeof v === 'number' && v > 0;
 
+function ignore(): void {}
+
 export function hasLimits(l: Limits): boolean {
   return limited(l.rpm) || limited(l.rpd) || limited(l.tpm) || limited(l.tpd) || limited(l.concurrency);
 }
@@ -36,19 +38,17 @@ export async function admit(state: State, key: string, l: Limits, now: number, t
     if (!r.ok) return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'tpm' };
     await state.rate.add(`tpm:${key}`, -1, minute, now);
   }
-  const undo: Array<() => Promise<unknown>> = [];
-  const rollback = async (): Promise<void> => {
-    for (const u of undo) await u();
-  };
+  // What to give back when a later limit refuses (only rpd takes before rpm and concurrency).
+  let tookDay = false;
   if (limited(l.rpd)) {
     const r = await state.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 });
     if (!r.ok) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'rpd' };
-    undo.push(() => state.day.add(`rpd:${key}`, day, -1));
+    tookDay = true;
   }
   if (limited(l.rpm)) {
     const r = await state.rate.acquire(`rpm:${key}`, { limit: l.rpm, windowMs: minute, cost: 1, now });
     if (!r.ok) {
-      await rollback();
+      if (tookDay) await state.day.add(`rpd:${key}`, day, -1);
       return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'rpm' };
     }
   }
@@ -56,7 +56,7 @@ export async function admit(state: State, key: string, l: Limits, now: number, t
   if (limited(l.concurrency)) {
     const r = await state.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs);
     if (!r.ok) {
-      await rollback();
+      if (tookDay) await state.day.add(`rpd:${key}`, day, -1);
       return { ok: false, retryAt: now + 1_000, reason: 'concurrency' };
     }
     lease = r.lease;
@@ -68,12 +68,11 @@ export async function admit(state: State, key: string, l: Limits, now: number, t
       if (settled) return;
       settled = true;
       onSettled?.();
-      const jobs: Array<Promise<unknown>> = [];
-      if (lease !== null) jobs.push(state.inflight.release(`conc:${key}`, lease));
-      if (tokens > 0 && limited(l.tpm)) jobs.push(state.rate.add(`tpm:${key}`, tokens, minute));
-      if (tokens > 0 && limited(l.tpd)) jobs.push(state.day.add(`tpd:${key}`, dayKey(Date.now(), timezone), tokens));
-      // Settling is bookkeeping after the answer: failures are the state adapter's to report.
-      void Promise.allSettled(jobs);
+      // Settling is bookkeeping after the answer: failures are the state adapter's to report. (Most
+      // requests have nothing to settle: no promise is made for them.)
+      if (lease !== null) state.inflight.release(`conc:${key}`, lease).catch(ignore);
+      if (tokens > 0 && limited(l.tpm)) state.rate.add(`tpm:${key}`, tokens, minute).catch(ignore);
+      if (tokens > 0 && limited(l.tpd)) state.day.add(`tpd:${key}`, dayKey(Date.now(), timezone), tokens).catch(ignore);
     },
   };
 }

@@ -60,9 +60,11 @@ const queued: unknown[] = [];
  * requests are answered and go out in one batch once the loop has handled the I/O at hand
  * (`setImmediate`), so what subscribers do per event (the log line, the request-log row, metrics) runs
  * back to back with its code and data warm, not between requests. Measured: about 20 µs of CPU a
- * request less (BENCHMARKS.md). Events keep their order (a request's attempts before its end), and
- * they are out before the client can read its answer in the next poll. Shutdown calls `flushEvents`
- * before it stops the subscribers.
+ * request less (BENCHMARKS.md). Events keep their order (a request's attempts before its end). They
+ * go out in the same turn of the loop as the answer, so one written while handling I/O is as a rule
+ * published before its client can read it; one written from a timer (a deadline) may be read first
+ * by a client in the same process. Readers of logs and metrics see them a moment later at most.
+ * Shutdown calls `flushEvents` before it stops the subscribers.
  */
 export function publishSoon(ch: Channel, event: object): void {
   if (!ch.hasSubscribers) return;

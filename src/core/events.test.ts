@@ -40,14 +40,41 @@ test('flushEvents publishes what is queued at once; a channel without subscriber
     // An event queued by a subscriber during the flush goes out in the same flush.
     if (n === 1) publishSoon(a, { n: 2 });
   };
+  const late: number[] = [];
+  const onQuiet = (m: unknown): void => void late.push((m as { n: number }).n);
   a.subscribe(onA);
   try {
     publishSoon(quiet, { n: 0 });
+    // Subscribed after the event was offered: a channel without subscribers kept nothing to deliver.
+    quiet.subscribe(onQuiet);
     publishSoon(a, { n: 1 });
     flushEvents();
     assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(late, []);
     await immediate();
     assert.deepEqual(seen, [1, 2], 'the scheduled flush finds nothing left');
+  } finally {
+    a.unsubscribe(onA);
+    quiet.unsubscribe(onQuiet);
+  }
+});
+
+test('flushEvents called by a subscriber during a flush delivers each event once, in order', () => {
+  const a = diagnostics.channel('llmux:test:reentrant');
+  const seen: number[] = [];
+  const onA = (m: unknown): void => {
+    const n = (m as { n: number }).n;
+    seen.push(n);
+    flushEvents();
+    if (n === 2) publishSoon(a, { n: 4 });
+  };
+  a.subscribe(onA);
+  try {
+    publishSoon(a, { n: 1 });
+    publishSoon(a, { n: 2 });
+    publishSoon(a, { n: 3 });
+    flushEvents();
+    assert.deepEqual(seen, [1, 2, 3, 4]);
   } finally {
     a.unsubscribe(onA);
   }

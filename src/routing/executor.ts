@@ -4,7 +4,7 @@
  * error ends it, or `maxAttempts` / `deadlineMs` run out. Records every attempt in the health tracker
  * and publishes `llmux:attempt:end` / `llmux:request:end`.
  */
-import { channels, publishSoon, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
+import { channels, flushEvents, publishSoon, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { failsOver, isNetworkClass, type FailureClass } from '../core/failure.ts';
 import { nextDayStart } from '../core/clock.ts';
@@ -160,4 +160,8 @@ function publishEnd(ctx: RequestContext, o: Outcome, instance: string): void {
   };
   if (ctx.capture) ev.capture = { request: ctx.body, response: o.response ?? null, attempts: ctx.attempts };
   publishSoon(channels.requestEnd, ev);
+  // A failed request may have been answered from a timer (deadline, attempt or idle timeout), whose
+  // answer an in-process client can read before the batch goes out: publish it (and what is queued
+  // before it) now. Failures are few; successes are answered while handling I/O.
+  if (o.status >= 400 || o.cls !== null) flushEvents();
 }

@@ -60,3 +60,54 @@ test('memory rate windows: the running total matches a recount as buckets leave,
     await s.close();
   }
 });
+
+test('memory rate windows: a bucket counted again after an export is exported again; markDirty puts ids back', async () => {
+  let now = 5_000_000;
+  const s = new MemoryState({ clock: { now: () => now }, sweepMs: 3_600_000 });
+  const ids = (list: Array<{ key: string }>): string[] => list.map((e) => e.key).sort();
+  try {
+    await s.rate.add('k', 1, 60_000, now);
+    await s.rate.add('k', 1, 60_000, now); // same bucket: one id
+    const first = s.exportCounters();
+    assert.deepEqual(ids(first), [`rate|60000|${bucketOf(now, bucketWidth(60_000))}|k`]);
+    assert.equal(first[0]?.value, 2);
+    assert.deepEqual(s.exportCounters(), [], 'nothing changed since the export');
+    // The same bucket again, after the export handed out the dirty set: it must be exported again.
+    await s.rate.add('k', 3, 60_000, now);
+    const second = s.exportCounters();
+    assert.deepEqual(ids(second), ids(first));
+    assert.equal(second[0]?.value, 5);
+    // A failed save puts the ids back.
+    s.markDirty(second.map((e) => e.key));
+    assert.deepEqual(ids(s.exportCounters()), ids(first));
+    // A new bucket is a new id.
+    now += 2 * bucketWidth(60_000);
+    await s.rate.add('k', 1, 60_000, now);
+    assert.deepEqual(ids(s.exportCounters()), [`rate|60000|${bucketOf(now, bucketWidth(60_000))}|k`]);
+  } finally {
+    await s.close();
+  }
+});
+
+test('memory rate windows: another window length starts the key afresh; sweep drops windows that emptied', async () => {
+  let now = 9_000_000;
+  const s = new MemoryState({ clock: { now: () => now }, sweepMs: 3_600_000 });
+  try {
+    await s.rate.add('k', 4, 60_000, now);
+    assert.equal(await s.rate.peek('k', 60_000, now), 4);
+    assert.equal(await s.rate.peek('k', 1_000, now), 0, 'a 1 s window of the same key starts empty');
+    await s.rate.add('k', 2, 1_000, now);
+    assert.equal(await s.rate.peek('k', 1_000, now), 2);
+    now += 2_000;
+    assert.equal(await s.rate.peek('k', 1_000, now), 0, 'the 1 s window slid past its bucket');
+    await s.rate.add('other', 1, 1_000, now);
+    now += 5_000;
+    s.sweep();
+    assert.deepEqual(s.exportCounters(false).filter((e) => e.key.startsWith('rate|')), [], 'no rate bucket left after the sweep');
+    // A swept key counts from zero again, with its running total intact.
+    await s.rate.add('other', 3, 1_000, now);
+    assert.equal(await s.rate.peek('other', 1_000, now), 3);
+  } finally {
+    await s.close();
+  }
+});

@@ -7,7 +7,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { buildConnector, Pool } from 'undici';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -19,7 +20,18 @@ if (!upstream) {
   process.stderr.write('bare-proxy: --upstream URL is required\n');
   process.exit(2);
 }
-const pool = new Pool(upstream, { keepAliveTimeout: 60_000 });
+// A client that leaves mid-stream makes undici open a connection it never uses and never times out
+// (nodejs/undici#5845). llmux closes such connections (src/upstream/client.ts); so does this proxy,
+// so that neither carries the 2,000 idle connections of the open-streams probe into the load runs.
+const base = buildConnector({});
+const connect: buildConnector.connector = (opts, cb) =>
+  base(opts, (err, socket) => {
+    const s = socket as Socket | null;
+    if (s) setTimeout(() => s.bytesWritten === 0 && s.bytesRead === 0 && s.destroy(), 4_000).unref();
+    if (err) cb(err, null);
+    else cb(null, socket!);
+  });
+const pool = new Pool(upstream, { keepAliveTimeout: 60_000, connect });
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded. */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);

@@ -20,6 +20,7 @@ import { startGateway, type Gateway } from '../../src/main.ts';
 import { presets } from '../../src/config/presets.ts';
 import { startFakeUpstream, type FakeUpstream, type ReceivedRequest } from '../fakes/fake-upstream.ts';
 import { captureLogger } from '../fakes/gateway.ts';
+import { startConnectProxy } from '../fakes/connect-proxy.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'src', 'cli.ts');
@@ -81,46 +82,6 @@ async function startHost(name: string, basePath = '/v1'): Promise<Host> {
       for (const s of sockets) s.destroy();
       await closed;
       await mock.close();
-    },
-  };
-}
-
-/** A forward proxy (CONNECT only, as undici's ProxyAgent tunnels) that records where it connected. */
-async function startConnectProxy(): Promise<{ url: string; connects: string[]; close(): Promise<void> }> {
-  const connects: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => {
-    res.writeHead(405);
-    res.end();
-  });
-  server.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
-    connects.push(req.url ?? '');
-    sockets.add(client);
-    const [host, port] = (req.url ?? '').split(':');
-    const up = net.connect(Number(port), host!, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) up.write(head);
-      up.pipe(client);
-      client.pipe(up);
-    });
-    sockets.add(up);
-    const end = (): void => {
-      up.destroy();
-      client.destroy();
-    };
-    up.on('error', end).on('close', end);
-    client.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    connects,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      server.closeAllConnections();
-      await closed;
     },
   };
 }

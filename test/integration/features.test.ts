@@ -5,10 +5,10 @@
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import { channels, type AttemptEndEvent } from '../../src/core/events.ts';
 import { parseSseJson, startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.ts';
+import { startConnectProxy } from '../fakes/connect-proxy.ts';
 import { startTestGateway, providerFor, post, type TestGateway } from '../fakes/gateway.ts';
 
 const bounded = { timeout: 20_000 };
@@ -391,22 +391,9 @@ test('GET /v1/models lists routes and provider models in the OpenAI list shape',
 });
 
 test('an outbound HTTP proxy: the request goes through it', bounded, async () => {
-  const tunnels: string[] = [];
-  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  const proxy = await startConnectProxy();
+  const tunnels = proxy.connects;
+  const proxyUrl = proxy.url;
   try {
     await withGateway({ providers: [providerFor('a', a.baseUrl, { proxy: proxyUrl })] }, async (gw) => {
       const data = await gw.client().chat.completions.create({ model: 'mock-small', messages: msgs });
@@ -423,7 +410,6 @@ test('an outbound HTTP proxy: the request goes through it', bounded, async () =>
       assert.equal(tunnels.length, 1, 'the default proxy (HTTP_PROXY) never carries loopback traffic');
     });
   } finally {
-    proxy.closeAllConnections();
-    await new Promise<void>((r) => proxy.close(() => r()));
+    await proxy.close();
   }
 });

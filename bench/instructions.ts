@@ -1,5 +1,5 @@
 /**
- * `npm run bench:instructions [-- --modes json,stream] [--ref GIT_REF …] [--requests N] [--warm N] [--top N]`
+ * `npm run bench:instructions [-- --modes json,stream] [--ref GIT_REF …] [--requests N] [--warm N] [--top N] [--hold N]`
  *
  * Instructions per request, counted by valgrind's callgrind: the bare proxy and llmux (the working
  * tree, and each `--ref` as committed) each run under callgrind, take `--warm` requests to settle
@@ -10,6 +10,8 @@
  * traffic and the kernel's share are not in it (llmux at 1.5× the bare proxy's instructions costs
  * about 1.6–1.9× its CPU time). JIT-compiled functions are named from V8's perf map
  * (`--perf-basic-prof`), so the top-functions table shows where llmux's extra instructions go.
+ * `--hold N` first holds N slow streams open through each target and lets them go, as the load
+ * bench's open-streams probe does before its load runs, to count what a target costs after that.
  *
  * Needs valgrind (`apt-get install valgrind`); about 1.5 minutes per target and mode. Writes
  * bench/results/instructions.md.
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { atExit, freePort, installCleanup, ROOT, stopAll } from './children.ts';
+import { holdStreams } from './probes.ts';
 import { body, CLIENT_KEY, describeTree, resultsPath, snapshot, startFlags, startUpstream } from './targets.ts';
 
 type Mode = 'json' | 'stream';
@@ -30,6 +33,8 @@ interface Options {
   requests: number;
   warm: number;
   top: number;
+  /** Slow streams held open and let go before warming up (0: none). */
+  hold: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -43,7 +48,7 @@ function parseOptions(argv: string[]): Options {
   argv.forEach((a, i) => {
     if (a === '--ref' && argv[i + 1]) refs.push(argv[i + 1]!);
   });
-  return { modes: modes.length ? modes : ['json', 'stream'], refs, requests: num('--requests', 2000), warm: num('--warm', 5000), top: num('--top', 25) };
+  return { modes: modes.length ? modes : ['json', 'stream'], refs, requests: num('--requests', 2000), warm: num('--warm', 5000), top: num('--top', 25), hold: val('--hold') === undefined ? 0 : num('--hold', 0) };
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -125,6 +130,11 @@ async function count(t: Target, mode: Mode, upstreamPort: number, o: Options): P
   try {
     const url = `http://127.0.0.1:${port}/v1/chat/completions`;
     await waitPort(`http://127.0.0.1:${port}/health`, proc, 180_000);
+    if (o.hold > 0) {
+      log(`  ${t.name} ${mode}: holding ${o.hold} slow streams open, then letting them go …`);
+      const h = await holdStreams({ name: t.name, pid, url, headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } }, body('bench-slow', true), o.hold, 3000, `http://127.0.0.1:${upstreamPort}/bench/stats`);
+      if (h.opened < o.hold) log(`    only ${h.opened}/${o.hold} opened: ${JSON.stringify(h.failures)}`);
+    }
     log(`  ${t.name} ${mode}: warming up (${o.warm} requests under callgrind) …`);
     await fire(url, o.warm, mode);
     await sleep(1000);
@@ -204,7 +214,8 @@ function report(results: Counted[], o: Options, describe: string): string {
   const lines: string[] = [];
   lines.push(`# Instructions per request (callgrind, main thread)`, '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · Node ${process.version} · ${describe}`, '');
-  lines.push(`${o.warm} requests to warm up, then ${o.requests} counted, 8 connections; the same fake upstream and bench config as \`npm run bench\`.`, '');
+  const held = o.hold > 0 ? `${o.hold} slow streams held open and let go first, then ` : '';
+  lines.push(`${held}${o.warm} requests to warm up, then ${o.requests} counted, 8 connections; the same fake upstream and bench config as \`npm run bench\`.`, '');
   lines.push('| mode | target | instructions / request | × bare |', '|---|---|---:|---:|');
   for (const mode of o.modes) {
     const bare = results.find((r) => r.mode === mode && r.target === 'bare');

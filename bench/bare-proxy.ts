@@ -7,8 +7,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { Pool } from 'undici';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -20,18 +19,11 @@ if (!upstream) {
   process.stderr.write('bare-proxy: --upstream URL is required\n');
   process.exit(2);
 }
-// A client that leaves mid-stream makes undici open a connection it never uses and never times out
-// (nodejs/undici#5845). llmux closes such connections (src/upstream/client.ts); so does this proxy,
-// so that neither carries the 2,000 idle connections of the open-streams probe into the load runs.
-const base = buildConnector({});
-const connect: buildConnector.connector = (opts, cb) =>
-  base(opts, (err, socket) => {
-    const s = socket as Socket | null;
-    if (s) setTimeout(() => s.bytesWritten === 0 && s.bytesRead === 0 && s.destroy(), 4_000).unref();
-    if (err) cb(err, null);
-    else cb(null, socket!);
-  });
-const pool = new Pool(upstream, { keepAliveTimeout: 60_000, connect });
+// Idle connections close after 4 s, whatever the upstream's `Keep-Alive: timeout=N` offers, as
+// llmux's do (src/upstream/client.ts): after a client leaves mid-stream undici opens a connection it
+// never uses (nodejs/undici#5845), which would otherwise idle for the fake upstream's 63 s, so that
+// neither proxy carries the open-streams probe's 2,000 idle connections into the load runs.
+const pool = new Pool(upstream, { keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000 });
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded. */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);

@@ -2,8 +2,7 @@
  * The only importer of undici. One connection pool per (origin, connect timeout, proxy), reused across
  * config reloads; each attempt is one `request` with the per-try timeouts and one AbortSignal.
  */
-import type { Socket } from 'node:net';
-import { buildConnector, Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 import type { CompiledProvider } from '../config/compile.ts';
 
 export interface UpstreamRequest {
@@ -21,24 +20,27 @@ export interface UpstreamRequest {
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
-/** How long an idle connection that has served a response stays open (undici's own timer). */
 const KEEP_ALIVE_MS = 4_000;
 
 export interface UpstreamClientsOptions {
   /**
-   * How long a connection that has carried nothing yet may stay open [the keep-alive timeout, 4 s].
-   * undici gives such a connection no keep-alive timer: see `reapUnused`.
+   * How long an idle upstream connection stays open [4 s], whatever the upstream's `Keep-Alive:
+   * timeout=N` header offers. undici would otherwise keep it for that N less 2 s, up to 10
+   * minutes. That matters after a cancelled stream: undici destroys the aborted request's socket,
+   * puts the request back in its queue, opens a new connection for it and then drops it
+   * (nodejs/undici#5845), and that never-used connection idled for as long as the upstream allowed
+   * (63 s with the benchmark's fake upstream, which says 65). 2,000 cancelled streams left 2,000 idle
+   * sockets, each with a file descriptor and heap that every major GC marked again.
    */
-  unusedSocketMs?: number;
+  keepAliveMs?: number;
 }
 
 export class UpstreamClients {
   #pools = new Map<string, Dispatcher>();
-  readonly #unusedMs: number;
-  #reaped = 0;
+  readonly #keepAliveMs: number;
 
   constructor(opts: UpstreamClientsOptions = {}) {
-    this.#unusedMs = opts.unusedSocketMs ?? KEEP_ALIVE_MS;
+    this.#keepAliveMs = opts.keepAliveMs ?? KEEP_ALIVE_MS;
   }
 
   #dispatcher(p: CompiledProvider): Dispatcher {
@@ -46,9 +48,10 @@ export class UpstreamClients {
     let d = this.#pools.get(key);
     if (!d) {
       const connect = { timeout: p.timeout.connectMs };
+      const keepAlive = { keepAliveTimeout: this.#keepAliveMs, keepAliveMaxTimeout: this.#keepAliveMs };
       d = p.proxy
-        ? new ProxyAgent({ uri: p.proxy, connect, proxyTls: { timeout: p.timeout.connectMs } })
-        : new Pool(p.origin, { connect: this.#reapUnused(buildConnector(connect)), keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: 0, bodyTimeout: 0 });
+        ? new ProxyAgent({ uri: p.proxy, connect, proxyTls: { timeout: p.timeout.connectMs }, ...keepAlive })
+        : new Pool(p.origin, { connect, ...keepAlive, headersTimeout: 0, bodyTimeout: 0 });
       this.#pools.set(key, d);
     }
     return d;
@@ -75,48 +78,9 @@ export class UpstreamClients {
     } as Dispatcher.RequestOptions);
   }
 
-  /**
-   * A connector that closes connections which carry nothing. When a caller leaves in the middle of a
-   * streamed answer, the attempt is aborted and undici destroys that socket, puts the aborted request
-   * back in its queue, opens a new connection for it and then drops it (nodejs/undici#5845, not
-   * fixed in 7.30): the new connection has never served a response, so it has no keep-alive timer
-   * and stays open until the upstream closes it (65 s here in the benchmark's fake, often minutes at
-   * a provider). A burst of cancelled streams left that many idle sockets, each holding memory and
-   * a file descriptor, and live heap that every major GC marked again (about 40 µs of CPU per
-   * streamed request after 2,000 cancelled streams: BENCHMARKS.md). One timer per new connection,
-   * not per request: after `unusedSocketMs`, a socket with nothing written and nothing read is
-   * closed. A socket carrying a request has written it, so it is never cut here; one that undici
-   * picked for a request but has not written to yet (it waits a turn to check the socket first) is
-   * closed before the write, which undici treats like an upstream closing an idle connection: it
-   * connects again and sends the request there.
-   */
-  #reapUnused(base: buildConnector.connector): buildConnector.connector {
-    const ms = this.#unusedMs;
-    return (opts, callback) =>
-      base(opts, (err, socket) => {
-        if (socket) {
-          const s = socket as Socket;
-          setTimeout(() => {
-            if (!s.destroyed && s.bytesWritten === 0 && s.bytesRead === 0) {
-              this.#reaped++;
-              s.destroy();
-            }
-          }, ms).unref();
-        }
-        // undici's callback is overloaded on whether an error is given.
-        if (err) callback(err, null);
-        else callback(null, socket!);
-      });
-  }
-
   /** Pools in use (for stats). */
   get size(): number {
     return this.#pools.size;
-  }
-
-  /** Connections closed because they carried nothing within `unusedSocketMs`. */
-  get reapedSockets(): number {
-    return this.#reaped;
   }
 
   async close(): Promise<void> {

@@ -16,11 +16,12 @@ module.enableCompileCache?.();
 // while the gateway idles; it stays at its initial size until the gateway listens (main.ts lets it
 // grow again for traffic: src/boot/lean-start.ts). See BENCHMARKS.md (memory).
 v8.setFlagsFromString('--semi-space-growth-factor=1');
-// V8 moves objects from an allocation site straight to the old generation once many of them have
-// outlived young-generation collections, and it does not go back. Held streams (seconds to minutes
-// each) teach it that about the sites every request allocates at, and from then on every request's
-// objects, short requests' too, go to the old generation: a full mark-compact every second under
-// load and young collections 4× slower, until a restart. Measured in BENCHMARKS.md ("Still open").
+// V8 allocates an allocation site's objects straight in the old generation once many of them have
+// outlived young-generation collections, and in our runs it never went back. Held streams (seconds
+// to minutes each) teach it that about the sites every request allocates at, and from then on every
+// request's objects, short requests' too, went to the old generation: a full mark-compact about
+// every second under load and young collections 4× slower (after 2,000 held streams: BENCHMARKS.md,
+// "Still open").
 v8.setFlagsFromString('--no-allocation-site-pretenuring');
 globalThis[Symbol.for('llmux.leanStart')] = true;
 await import('../src/cli.ts');

@@ -20,6 +20,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { atExit, freePort, installCleanup, ROOT, stopAll } from './children.ts';
 import { holdStreams } from './probes.ts';
@@ -52,7 +53,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function need(tool: string): void {
   try {
@@ -132,7 +132,7 @@ async function count(t: Target, mode: Mode, upstreamPort: number, o: Options): P
     await waitPort(`http://127.0.0.1:${port}/health`, proc, 180_000);
     if (o.hold > 0) {
       log(`  ${t.name} ${mode}: holding ${o.hold} slow streams open, then letting them go …`);
-      const h = await holdStreams({ name: t.name, pid, url, headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } }, body('bench-slow', true), o.hold, 3000, `http://127.0.0.1:${upstreamPort}/bench/stats`);
+      const h = await holdStreams({ name: t.name, pid, url, headers }, body('bench-slow', true), o.hold, 3000, `http://127.0.0.1:${upstreamPort}/bench/stats`);
       if (h.opened < o.hold) log(`    only ${h.opened}/${o.hold} opened: ${JSON.stringify(h.failures)}`);
     }
     log(`  ${t.name} ${mode}: warming up (${o.warm} requests under callgrind) …`);

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { compile } from '../../src/config/compile.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { UpstreamClients } from '../../src/upstream/client.ts';
+import { eventually } from '../contract/backends.ts';
 import { startConnectProxy } from '../fakes/connect-proxy.ts';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/fake-upstream.ts';
 
@@ -36,15 +37,6 @@ async function setup(keepAliveMs: number, proxy?: string): Promise<Setup> {
       await up.close();
     },
   };
-}
-
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (what()) return true;
-    await sleep(20);
-  }
-  return what();
 }
 
 async function completion(s: Setup): Promise<void> {
@@ -77,7 +69,7 @@ test('cancelled streams leave no idle upstream connections behind (undici#5845)'
     await cancelStreams(s);
     // undici opens a fresh connection for each aborted request and never uses it. Kept for the
     // upstream's 3 s, they would all still be open here.
-    assert.ok(await until(() => s.up.openConnections === 0, 1_500), `${s.up.openConnections} upstream connections still open`);
+    assert.ok(await eventually(() => s.up.openConnections === 0, 1_500, 20), `${s.up.openConnections} upstream connections still open`);
     await completion(s);
   } finally {
     await s.close();
@@ -90,7 +82,7 @@ test('through an outbound proxy, cancelled streams leave no idle tunnels behind 
   try {
     await cancelStreams(s);
     assert.ok(proxy.connects.length >= 5, `${proxy.connects.length} tunnels`);
-    assert.ok(await until(() => s.up.openConnections === 0, 1_500), `${s.up.openConnections} upstream connections still open`);
+    assert.ok(await eventually(() => s.up.openConnections === 0, 1_500, 20), `${s.up.openConnections} upstream connections still open`);
     await completion(s);
   } finally {
     await s.close();
@@ -117,7 +109,7 @@ test('an idle connection is reused within the keep-alive time and closed after i
     // One connection for both: a second one would still be open here.
     assert.equal(s.up.openConnections, 1);
     // Closed by llmux after 400 ms idle, long before the fake's own 5 s.
-    assert.ok(await until(() => s.up.openConnections === 0, 1_500), `${s.up.openConnections} upstream connections still open`);
+    assert.ok(await eventually(() => s.up.openConnections === 0, 1_500, 20), `${s.up.openConnections} upstream connections still open`);
   } finally {
     await s.close();
   }

@@ -3,16 +3,15 @@
  * for non-stream answers read the whole body and check it before anything reaches the client.
  * Streams continue in relay.ts.
  */
-import type { Readable } from 'node:stream';
 import type { FailureClass } from '../core/failure.ts';
 import type { CompiledProvider } from '../config/compile.ts';
 import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
 import { quickCheckBody, skipWs } from '../dialects/openai/quick-check.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
-import { networkErrorKind } from '../upstream/client.ts';
+import { networkErrorKind, type UpstreamAnswer } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
-import { abortKind, kindPath, type RequestContext } from './context.ts';
+import { abortKind, kindPath, type Abortable, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 
 /** The attempt failed and nothing reached the client: the executor may try another endpoint. */
@@ -43,7 +42,6 @@ export interface AttemptDone {
 export type AttemptResult = AttemptFailure | AttemptDone;
 
 export const maxResponseBytes = 64 * 1024 * 1024;
-const maxErrorBytes = 256 * 1024;
 
 export function fail(cls: FailureClass, status: number | null, message: string, extra: Partial<AttemptFailure> = {}): AttemptFailure {
   return { type: 'fail', cls, status, message, ...extra };
@@ -138,27 +136,8 @@ export function buildHeaders(ctx: RequestContext, ep: Endpoint, streams: boolean
   return h;
 }
 
-/** Read a whole body into one buffer, refusing more than `limit` bytes. */
-export function readAll(body: Readable, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        body.destroy();
-        reject(Object.assign(new Error(`upstream response larger than ${limit} bytes`), { code: 'LLMUX_TOO_LARGE' }));
-        return;
-      }
-      chunks.push(c);
-    });
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    body.once('error', reject);
-  });
-}
-
 /** Class of a thrown error (connect, timeout, reset, abort). Messages never echo URLs. */
-export function classifyThrown(e: unknown, ctx: RequestContext, attemptSignal: AbortSignal): AttemptFailure {
+export function classifyThrown(e: unknown, ctx: RequestContext, attemptSignal: Abortable): AttemptFailure {
   const why = abortKind(attemptSignal) ?? abortKind(ctx.signal);
   if (why === 'client_gone') return fail('canceled', null, 'the client went away');
   if (why === 'deadline') return fail('timeout', null, 'the request deadline passed');
@@ -176,14 +155,14 @@ export function classifyThrown(e: unknown, ctx: RequestContext, attemptSignal: A
   return fail('transient', null, `upstream request failed (${code ?? (e as Error)?.name ?? 'error'})`);
 }
 
-/** Turn an upstream error status into a failure, keeping the body for `caller` errors. */
-export async function failureFromStatus(status: number, headers: Record<string, string | string[] | undefined>, body: Readable, ep: Endpoint, now: number): Promise<AttemptFailure> {
-  let buf: Buffer;
-  try {
-    buf = await readAll(body, maxErrorBytes);
-  } catch {
-    buf = Buffer.alloc(0);
-  }
+/**
+ * Turn an upstream error status into a failure, keeping the body for `caller` errors. The body was
+ * collected by the upstream call (empty when it was too large to say anything useful).
+ */
+export function failureFromStatus(answer: UpstreamAnswer, ep: Endpoint, now: number): AttemptFailure {
+  const status = answer.statusCode;
+  const headers = answer.headers;
+  const buf = answer.body ?? Buffer.alloc(0);
   const text = buf.toString('utf8');
   let parsed: unknown = null;
   try {
@@ -193,7 +172,7 @@ export async function failureFromStatus(status: number, headers: Record<string, 
   }
   const info = readUpstreamError(parsed, parsed === null ? '' : text);
   const cls = classifyStatus(status, info, ep.provider.failoverOn);
-  const ct = String(headers['content-type'] ?? '');
+  const ct = answer.contentType;
   // A caller error goes back as sent, except for a key the upstream echoed into it.
   const clean = cls === 'caller' && parsed !== null ? scrubSecrets(text, secretsOf(ep.provider)) : text;
   // How long to stay away: a stated wait (header, then body); x-ratelimit-reset-* describe rate

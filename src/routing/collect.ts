@@ -3,23 +3,23 @@
  * assemble one `chat.completion` (or `text_completion`). Nothing reaches the client until the stream
  * ended with `[DONE]`, so every failure can still fail over.
  */
-import type { Readable } from 'node:stream';
 import { classifyInBand, readUpstreamError } from '../dialects/openai/errors.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { SseScanner, eventData, isDone, readUsage } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, maxResponseBytes, upstreamMessage, type AttemptFailure, type CheckedBody } from './attempt.ts';
-import type { RequestContext } from './context.ts';
+import type { Abortable, RequestContext } from './context.ts';
+import type { UpstreamStream } from '../upstream/client.ts';
 import type { Endpoint } from './planner.ts';
 
-export function collectStream(ctx: RequestContext, ep: Endpoint, body: Readable, attemptSignal: AbortSignal): Promise<CheckedBody | AttemptFailure> {
+export function collectStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, attemptSignal: Abortable): Promise<CheckedBody | AttemptFailure> {
   return new Promise((resolve) => {
     const scanner = new SseScanner();
     const asm = new StreamAssembler();
     let sawDone = false;
     let failure: AttemptFailure | null = null;
     let size = 0;
-    body.on('data', (chunk: Buffer) => {
+    const data = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxResponseBytes) failure ??= fail('transient', 200, 'the upstream stream was too large');
       scanner.push(chunk, (b, s, e) => {
@@ -40,16 +40,21 @@ export function collectStream(ctx: RequestContext, ep: Endpoint, body: Readable,
           failure = fail('transient', 200, 'the upstream sent an event that is not JSON');
         }
       });
-      if (failure) body.destroy();
-    });
-    body.once('error', (e) => resolve(failure ?? classifyThrown(e, ctx, attemptSignal)));
-    body.once('end', () => {
+      // Stopped here: the sink hears nothing more, so the failure is settled now.
+      if (failure) {
+        body.destroy();
+        resolve(failure);
+      }
+    };
+    const error = (e: unknown): void => resolve(failure ?? classifyThrown(e, ctx, attemptSignal));
+    const end = (): void => {
       if (failure) return resolve(failure);
       if (!sawDone) return resolve(fail('transient', 200, 'the upstream stream ended without [DONE]'));
       const parsed = asm.result();
       if (!Array.isArray(parsed.choices) || parsed.choices.length === 0) return resolve(fail('transient', 200, 'the upstream stream carried no choices'));
       if (ep.provider.reasoningField) renameReasoning(parsed, ep.provider.reasoningField);
       resolve({ type: 'ok', usage: readUsage(parsed.usage), parsed, rewritten: JSON.stringify(parsed) });
-    });
+    };
+    body.start({ data, end, error });
   });
 }

@@ -19,13 +19,19 @@ export const kindPath: Record<RequestKind, string> = {
   embeddings: '/embeddings',
 };
 
+/** What can be aborted with a reason and says whether it was, and why: an AbortSignal's shape. */
+export interface Abortable {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
 /**
  * A request's abort controller that also aborts the attempt in progress: one direct call instead of
  * an abort listener added and removed on the request's signal for every attempt.
  */
 export class RequestController extends AbortController {
-  /** The controller of the attempt in progress, if any (routing/run-attempt.ts). */
-  attempt: AbortController | null = null;
+  /** The upstream call of the attempt in progress, if any (routing/run-attempt.ts). */
+  attempt: { abort(reason: unknown): void } | null = null;
 
   abort(reason?: unknown): void {
     super.abort(reason);
@@ -80,7 +86,7 @@ export const abortReasons = {
   shutdown: Object.freeze({ llmux: 'shutdown' }),
 } as const;
 
-export function abortKind(signal: AbortSignal): string | null {
+export function abortKind(signal: Abortable): string | null {
   const r = signal.reason as { llmux?: string } | undefined;
   return signal.aborted ? (r?.llmux ?? 'unknown') : null;
 }

@@ -2,14 +2,13 @@
  * Health probes of endpoints (`llmux check`, `healthCheck`): `GET /models` or a 1-token chat. A probe
  * is bounded by its own timeout so a dead upstream never holds anything up for long.
  */
-import type { Readable } from 'node:stream';
 import type { CompiledProvider } from '../config/compile.ts';
 import { quirkHeaders } from '../dialects/openai/quirks.ts';
 import { classifyStatus, readUpstreamError } from '../dialects/openai/errors.ts';
 import type { FailureClass } from '../core/failure.ts';
 import type { UpstreamClients } from '../upstream/client.ts';
 import { networkErrorCode, networkErrorKind } from '../upstream/client.ts';
-import { mergeHeaders, readAll, upstreamMessage } from './attempt.ts';
+import { mergeHeaders, upstreamMessage } from './attempt.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -42,12 +41,15 @@ export async function probe(clients: UpstreamClients, t: ProbeTarget, mode: 'mod
   const chat = mode === 'chat';
   if (chat) headers['content-type'] = 'application/json';
   try {
-    const res = await clients.send({
+    const call = clients.call({
       provider: t.provider, method: chat ? 'POST' : 'GET', path: chat ? '/chat/completions' : '/models', headers, signal,
       body: chat ? JSON.stringify({ model: t.model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 }) : undefined,
-      headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs,
+      headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, maxBodyBytes: 8 * 1024 * 1024,
     });
-    const buf = await readAll(res.body as unknown as Readable, 8 * 1024 * 1024);
+    const res = await call.answer;
+    // A probe asks for JSON: a 2xx event stream is not read (and fails below as "not JSON").
+    res.stream?.destroy();
+    const buf = res.body ?? Buffer.alloc(0);
     const latencyMs = performance.now() - t0;
     let parsed: unknown = null;
     try {

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { UpstreamCall } from '../upstream/client.ts';
 import type { ServerResponse } from 'node:http';
 import type { AttemptResult } from './attempt.ts';
 import type { RequestContext } from './context.ts';
@@ -42,27 +43,32 @@ class FakeResponse extends PassThrough {
   }
 }
 
-function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => boolean; after?: (body: PassThrough) => void } = {}): Promise<{ res: FakeResponse; r: AttemptResult; paused: number }> {
+function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => boolean; after?: (call: UpstreamCall) => void } = {}): Promise<{ res: FakeResponse; r: AttemptResult; paused: number }> {
   const res = new FakeResponse();
   if (opts.full) res.full = opts.full;
   const ctx = { res: res as unknown as ServerResponse, includeUsage: opts.includeUsage ?? false, capture: false, t0: performance.now(), id: 'req-1', attempts: [], signal: new AbortController().signal } as unknown as RequestContext;
   const ep = { provider: { id: 'p', keys: ['sk-secret-key'], headers: {}, reasoningField: undefined }, model: 'm' } as unknown as Endpoint;
-  const body = new PassThrough();
+  // The upstream call driven as undici drives it: a piece that is refused (onData → false) holds the
+  // next one back until the call resumes the "parser".
+  const call = new UpstreamCall(1 << 20);
+  let resumed: (() => void) | null = null;
+  call.onConnect(() => {});
+  call.onHeaders(200, [Buffer.from('Content-Type'), Buffer.from('text/event-stream')], () => resumed?.());
   let paused = 0;
-  const pause = body.pause.bind(body);
-  body.pause = () => {
+  const pause = call.pause.bind(call);
+  call.pause = () => {
     paused++;
-    return pause();
+    pause();
   };
-  const p = relayStream(ctx, ep, body, performance.now(), new AbortController().signal, () => {});
-  // One piece per turn of the loop, so every piece is its own 'data' event.
+  const p = relayStream(ctx, ep, call, performance.now(), call, () => {});
+  // One piece per turn of the loop, so every piece is its own onData call.
   (async () => {
     for (const piece of pieces) {
-      body.write(piece);
+      if (call.onData(piece) === false) await new Promise<void>((r) => (resumed = r));
       await new Promise((r) => setImmediate(r));
     }
-    if (opts.after) opts.after(body);
-    else body.end();
+    if (opts.after) opts.after(call);
+    else call.onComplete();
   })();
   return p.then((r) => ({ res, r, paused }));
 }
@@ -115,7 +121,7 @@ test('back-pressure pauses the upstream and loses nothing', bounded, async () =>
 
 test('an upstream error after the answer ended with [DONE] is not the caller\'s loss', bounded, async () => {
   const ev = events('\n');
-  const { res, r } = await relay([Buffer.from(ev.join(''))], { after: (b) => b.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })) });
+  const { res, r } = await relay([Buffer.from(ev.join(''))], { after: (c) => c.onError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })) });
   assert.equal(res.text(), ev.filter((_, i) => i !== 5).join(''));
   assert.equal(r.type, 'done');
   assert.equal(r.type === 'done' && r.cls, null);

@@ -6,7 +6,6 @@
  * change (usage chunk the caller did not ask for, reasoning rename) — and a failure ends the stream
  * with an OpenAI-style error event, never a clean end.
  */
-import type { Readable } from 'node:stream';
 import type { FailureClass } from '../core/failure.ts';
 import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { renameReasoning } from '../dialects/openai/quirks.ts';
@@ -14,7 +13,8 @@ import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { quickUsageEvent } from '../dialects/openai/quick-check.ts';
 import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
-import { abortKind, type RequestContext } from './context.ts';
+import { abortKind, type Abortable, type RequestContext } from './context.ts';
+import type { UpstreamStream } from '../upstream/client.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHeaders, sseHeaders } from './response.ts';
 
@@ -41,7 +41,7 @@ interface RelayState {
  * Relay one upstream SSE body. Resolves with a failure if the stream failed before commit (nothing was
  * sent; the body is destroyed), else with `done` once the stream ended. `onCommit` runs at commit.
  */
-export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, tSend: number, attemptSignal: AbortSignal, onCommit: () => void): Promise<AttemptResult> {
+export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, tSend: number, attemptSignal: Abortable, onCommit: () => void): Promise<AttemptResult> {
   const res = ctx.res;
   const stripUsage = !ctx.includeUsage;
   const rename = ep.provider.reasoningField;
@@ -116,7 +116,6 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
     const finish = (r: AttemptResult): void => {
       if (settled) return;
       settled = true;
-      body.off('data', onData);
       resolve(r);
     };
     const failPre = (cls: FailureClass, message: string): void => {
@@ -199,9 +198,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       }
       if (st.commitNow || st.heldBytes > maxPreamble) commit(end);
     }
-    body.on('data', onData);
-
-    body.once('end', () => {
+    function onEnd(): void {
       if (!st.committed) {
         return finish(fail(st.inband?.cls ?? 'transient', 200, st.inband?.message ?? 'the upstream stream ended before any content'));
       }
@@ -214,9 +211,9 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       }
       res.end();
       finish(doneAsRelayed());
-    });
+    }
 
-    body.once('error', (e: unknown) => {
+    function onError(e: unknown): void {
       if (!st.committed) return finish(classifyThrown(e, ctx, attemptSignal));
       // The whole answer, [DONE] included, was relayed: what breaks after it is not the caller's loss.
       if (st.ended) return finish(doneAsRelayed());
@@ -229,7 +226,9 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: Readable, t
       const code = f.cls === 'timeout' ? 'upstream_timeout' : 'upstream_error';
       if (!res.destroyed) res.end(errorEvent(`The upstream stream failed after it started: ${f.message}.`, 'upstream_error', code));
       finish(done(f.cls, f.message));
-    });
+    }
+
+    body.start({ data: onData, end: onEnd, error: onError });
 
     /** Done, with what the stream itself said (an error event passed on after commit, or nothing). */
     function doneAsRelayed(): AttemptResult {

@@ -1,8 +1,14 @@
 /**
  * The only importer of undici. One connection pool per (origin, connect timeout, proxy), reused across
- * config reloads; each attempt is one `request` with the per-try timeouts and one AbortSignal.
+ * config reloads; each attempt is one `dispatch` with the per-try timeouts, driven by `UpstreamCall`.
+ *
+ * `UpstreamCall` is undici's handler interface written for what llmux does with an answer, instead of
+ * `request()`'s general one (a Readable per answer, an AsyncResource, an abort listener on a signal,
+ * every header parsed): an answer that is not a 2xx event stream is collected into one Buffer and
+ * handed over whole; a 2xx event stream is handed to one consumer chunk by chunk, with backpressure.
+ * The caller aborts the call itself (`abort(reason)`), so the hot path adds no AbortSignal listener.
  */
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { errors, Pool, ProxyAgent, util, type Dispatcher } from 'undici';
 import type { CompiledProvider } from '../config/compile.ts';
 
 export interface UpstreamRequest {
@@ -12,13 +18,49 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string>;
   body?: string | Buffer;
-  signal: AbortSignal;
+  /** Also aborts the call (with the signal's reason); the hot path calls `UpstreamCall.abort` instead. */
+  signal?: AbortSignal;
   /** Defaults to the provider's `timeout.firstByteMs` / `idleMs`. */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /** Largest 2xx body collected whole [64 MiB]; a larger one fails the call with `LLMUX_TOO_LARGE`. */
+  maxBodyBytes?: number;
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+/** Largest error (non-2xx) body kept; past it the answer is handed over with an empty body. */
+export const maxErrorBodyBytes = 256 * 1024;
+const defaultMaxBodyBytes = 64 * 1024 * 1024;
+/** Bytes of a stream read before its sink starts (as a Readable's high-water mark). */
+const maxHeldBytes = 64 * 1024;
+
+/** What receives a streamed answer. No call comes after `end` or `error`, nor after `destroy()`. */
+export interface StreamSink {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(e: unknown): void;
+}
+
+/** A 2xx `text/event-stream` answer, delivered to one sink as it arrives. */
+export interface UpstreamStream {
+  /** Starts delivery (chunks that arrived before are delivered first, synchronously). */
+  start(sink: StreamSink): void;
+  /** Stop reading from the upstream until `resume()` (backpressure). */
+  pause(): void;
+  resume(): void;
+  /** Stop: the connection is closed, and the sink hears nothing more. */
+  destroy(): void;
+}
+
+export interface UpstreamAnswer {
+  readonly statusCode: number;
+  /** The response headers, names lower-cased (parsed on first use). */
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly contentType: string;
+  /** The whole body: any answer but a 2xx event stream (empty when an error body was too large). */
+  readonly body: Buffer | null;
+  /** A 2xx event stream. */
+  readonly stream: UpstreamStream | null;
+}
 
 const KEEP_ALIVE_MS = 4_000;
 
@@ -58,24 +100,29 @@ export class UpstreamClients {
   }
 
   /**
-   * Send one request. Resolves when response headers arrive (the body is left to the caller, who
-   * must consume or destroy it); rejects on connect errors, timeouts and aborts with undici's error
-   * codes (`UND_ERR_*`, `ECONNREFUSED`…), which routing/attempt.ts classifies.
+   * Start one request. `call.answer` resolves with the answer (whole, or as a stream for a 2xx event
+   * stream); it rejects on connect errors, timeouts and aborts with undici's error codes (`UND_ERR_*`,
+   * `ECONNREFUSED`…), which routing/attempt.ts classifies. A redirect is never followed: the key
+   * would travel with it (SSRF, S5).
    */
-  send(r: UpstreamRequest): Promise<UpstreamResponse> {
+  call(r: UpstreamRequest): UpstreamCall {
     const p = r.provider;
-    return this.#dispatcher(p).request({
+    const call = new UpstreamCall(r.maxBodyBytes ?? defaultMaxBodyBytes);
+    const signal = r.signal;
+    if (signal) {
+      if (signal.aborted) call.abort(signal.reason);
+      else signal.addEventListener('abort', () => call.abort(signal.reason), { once: true });
+    }
+    this.#dispatcher(p).dispatch({
       origin: p.origin,
       path: p.basePath + r.path,
       method: r.method,
       headers: r.headers,
       body: r.body ?? null,
-      signal: r.signal,
       headersTimeout: r.headersTimeoutMs ?? p.timeout.firstByteMs,
       bodyTimeout: r.bodyTimeoutMs ?? p.timeout.idleMs,
-      // A redirect from a provider is never followed: the key would travel with it (SSRF, S5).
-      maxRedirections: 0,
-    } as Dispatcher.RequestOptions);
+    }, call);
+    return call;
   }
 
   /** Pools in use (for stats). */
@@ -88,6 +135,260 @@ export class UpstreamClients {
     this.#pools.clear();
     await Promise.allSettled(all.map((d) => d.destroy()));
   }
+}
+
+type Phase = 'waiting' | 'collecting' | 'streaming' | 'done';
+
+/**
+ * One request in flight: undici's (legacy, callback) handler interface, which its core calls
+ * directly (the newer one goes through an adapter object). Phases: `waiting` for the response
+ * head; `collecting` a whole body; `streaming` a 2xx event stream to its sink; `done` (settled,
+ * failed, ended or destroyed: every later callback from undici is ignored).
+ */
+export class UpstreamCall implements Dispatcher.DispatchHandler {
+  /** Resolves with the answer; rejects with the error (undici's, or `LLMUX_TOO_LARGE`). */
+  readonly answer: Promise<UpstreamAnswer>;
+  /** Set by `abort`, like an AbortSignal's (routing/context.ts `abortKind` reads them). */
+  aborted = false;
+  reason: unknown = undefined;
+
+  #resolve!: (a: UpstreamAnswer) => void;
+  #reject!: (e: unknown) => void;
+  #phase: Phase = 'waiting';
+  #abortFn: ((err: Error) => void) | null = null;
+  #resumeFn: (() => void) | null = null;
+  readonly #maxBody: number;
+  #limit = 0;
+  #status = 0;
+  #raw: Buffer[] = [];
+  #contentType = '';
+  #chunks: Buffer[] = [];
+  #size = 0;
+  // streaming
+  #sink: StreamSink | null = null;
+  #paused = false;
+  #ended = false;
+  #failed: { e: unknown } | null = null;
+  /** Bytes in `#chunks` while streaming. */
+  #held = 0;
+  #delivering = false;
+
+  constructor(maxBody: number) {
+    this.#maxBody = maxBody;
+    this.answer = new Promise<UpstreamAnswer>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /**
+   * Abort the call: before the answer the `answer` promise rejects at once (also while the request
+   * waits in the pool's queue); a stream's sink gets `error(reason)`. The connection is closed.
+   */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const err = new errors.RequestAbortedError();
+    if (this.#phase === 'streaming') {
+      // What was not delivered is dropped. The sink hears of the abort on the next tick (as a
+      // destroyed stream's 'error' event), never from inside its own callbacks; one that has not
+      // started yet hears of it when it starts.
+      this.#chunks = [];
+      const sink = this.#sink;
+      if (sink !== null) {
+        this.#phase = 'done';
+        process.nextTick(() => sink.error(err));
+      } else this.#failed = { e: err };
+      this.#abortFn?.(err);
+      return;
+    }
+    if (this.#phase !== 'done') {
+      this.#phase = 'done';
+      this.#reject(err);
+    }
+    this.#abortFn?.(err);
+  }
+
+  // ---- undici's handler interface ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortFn = abort;
+    if (this.aborted) abort(new errors.RequestAbortedError());
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200 || this.#phase !== 'waiting') return true; // 1xx: informational
+    this.#status = statusCode;
+    this.#raw = rawHeaders;
+    this.#resumeFn = resume;
+    this.#contentType = contentTypeOf(rawHeaders);
+    const ok = statusCode < 300;
+    if (ok && this.#contentType.includes('text/event-stream')) {
+      this.#phase = 'streaming';
+      this.#resolve(this.#answerOf(null));
+      return true;
+    }
+    this.#phase = 'collecting';
+    this.#limit = ok ? this.#maxBody : maxErrorBodyBytes;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#phase === 'collecting') {
+      this.#size += chunk.length;
+      if (this.#size > this.#limit) {
+        if (this.#status < 300) this.#settleError(Object.assign(new Error(`upstream response larger than ${this.#limit} bytes`), { code: 'LLMUX_TOO_LARGE' }));
+        else {
+          // An error page this large says nothing useful: classify on the status alone.
+          this.#chunks = [];
+          this.#size = 0;
+          this.#phase = 'done';
+          this.#resolve(this.#answerOf(Buffer.alloc(0)));
+        }
+        this.#abortFn?.(new errors.RequestAbortedError());
+        return false;
+      }
+      this.#chunks.push(chunk);
+      return true;
+    }
+    if (this.#phase !== 'streaming') return false;
+    if (this.#sink === null || this.#paused || this.#chunks.length > 0) {
+      // Held for the sink. Before it starts (a microtask after the head, which usually arrives in
+      // the same read as the first events) reading goes on up to a limit; a paused sink stops it.
+      this.#chunks.push(chunk);
+      this.#held += chunk.length;
+      return this.#sink === null && this.#held < maxHeldBytes;
+    }
+    this.#sink.data(chunk);
+    return !this.#paused;
+  }
+
+  onComplete(): void {
+    if (this.#phase === 'collecting') {
+      this.#phase = 'done';
+      const c = this.#chunks;
+      this.#chunks = [];
+      this.#resolve(this.#answerOf(c.length === 1 ? c[0]! : Buffer.concat(c, this.#size)));
+      return;
+    }
+    if (this.#phase !== 'streaming') return;
+    this.#ended = true;
+    this.#drain();
+  }
+
+  onError(err: Error): void {
+    if (this.#phase === 'streaming') {
+      this.#failed = { e: err };
+      this.#drain();
+      return;
+    }
+    this.#settleError(err);
+  }
+
+  onUpgrade(): void {
+    this.#settleError(new Error('the upstream switched protocols'));
+  }
+
+  // ---- the answer ----
+
+  #answerOf(body: Buffer | null): UpstreamAnswer {
+    return new Answer(this.#status, this.#raw, this.#contentType, body, body === null ? this : null);
+  }
+
+  #settleError(e: unknown): void {
+    if (this.#phase === 'done') return;
+    this.#phase = 'done';
+    this.#chunks = [];
+    this.#reject(e);
+  }
+
+  // ---- UpstreamStream ----
+
+  start(sink: StreamSink): void {
+    if (this.#sink !== null) throw new Error('an upstream stream has one consumer');
+    this.#sink = sink;
+    if (this.#phase === 'streaming' || this.#failed !== null) this.#drain();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#drain();
+  }
+
+  destroy(): void {
+    if (this.#phase === 'done') return;
+    this.#phase = 'done';
+    this.#chunks = [];
+    this.#abortFn?.(new errors.RequestAbortedError());
+  }
+
+  /** Deliver what waits (chunks, then the end or the failure) while the sink takes it. */
+  #drain(): void {
+    const sink = this.#sink;
+    if (sink === null || this.#delivering) return;
+    this.#delivering = true;
+    try {
+      while (this.#phase === 'streaming' && !this.#paused && this.#chunks.length > 0) {
+        const c = this.#chunks.shift()!;
+        this.#held -= c.length;
+        sink.data(c);
+      }
+    } finally {
+      this.#delivering = false;
+    }
+    if (this.#phase !== 'streaming' || this.#paused || this.#chunks.length > 0) return;
+    if (this.#failed !== null) {
+      this.#finish();
+      sink.error(this.#failed.e);
+    } else if (this.#ended) {
+      this.#finish();
+      sink.end();
+    } else this.#resumeFn?.();
+  }
+
+  /** Done: nothing more is delivered, and nothing the call held is kept alive by it. */
+  #finish(): void {
+    this.#phase = 'done';
+    this.#sink = null;
+    this.#chunks = [];
+    this.#resumeFn = null;
+  }
+}
+
+class Answer implements UpstreamAnswer {
+  readonly statusCode: number;
+  readonly contentType: string;
+  readonly body: Buffer | null;
+  readonly stream: UpstreamStream | null;
+  #raw: Buffer[];
+  #headers: Record<string, string | string[] | undefined> | undefined;
+
+  constructor(statusCode: number, raw: Buffer[], contentType: string, body: Buffer | null, stream: UpstreamStream | null) {
+    this.statusCode = statusCode;
+    this.#raw = raw;
+    this.contentType = contentType;
+    this.body = body;
+    this.stream = stream;
+  }
+
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.#headers ??= util.parseHeaders(this.#raw) as Record<string, string | string[] | undefined>);
+  }
+}
+
+/** The content-type header, read from the raw head without parsing the others. */
+function contentTypeOf(raw: Buffer[]): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 12 && util.headerNameToString(name) === 'content-type') return raw[i + 1]!.toString('latin1');
+  }
+  return '';
 }
 
 /** Error codes of a connection that never got established. */

@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compile } from '../../src/config/compile.ts';
 import { validateConfig } from '../../src/config/load.ts';
@@ -18,7 +17,7 @@ const msgs = [{ role: 'user', content: 'hi' }];
 
 interface Setup {
   up: FakeUpstream;
-  send(body: object, signal: AbortSignal): ReturnType<UpstreamClients['send']>;
+  send(body: object, signal: AbortSignal): ReturnType<UpstreamClients['call']>['answer'];
   close(): Promise<void>;
 }
 
@@ -31,7 +30,7 @@ async function setup(keepAliveMs: number, proxy?: string): Promise<Setup> {
   const clients = new UpstreamClients({ keepAliveMs });
   return {
     up,
-    send: (body, signal) => clients.send({ provider, method: 'POST', path: '/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal }),
+    send: (body, signal) => clients.call({ provider, method: 'POST', path: '/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal }).answer,
     close: async () => {
       await clients.close();
       await up.close();
@@ -42,7 +41,7 @@ async function setup(keepAliveMs: number, proxy?: string): Promise<Setup> {
 async function completion(s: Setup): Promise<void> {
   const r = await s.send({ model: 'm', messages: msgs }, AbortSignal.timeout(5_000));
   assert.equal(r.statusCode, 200);
-  assert.equal((JSON.parse(await r.body.text()) as { object: string }).object, 'chat.completion');
+  assert.equal((JSON.parse(r.body!.toString('utf8')) as { object: string }).object, 'chat.completion');
 }
 
 /** Five slow streams, each left by its caller after the first event. */
@@ -53,14 +52,16 @@ async function cancelStreams(s: Setup): Promise<void> {
   const bodies = await Promise.all(ctls.map(async (c) => {
     const r = await s.send({ model: 'm', messages: msgs, stream: true }, c.signal);
     assert.equal(r.statusCode, 200);
-    const body = r.body as unknown as Readable;
-    await new Promise((resolve) => body.once('data', resolve));
-    return body;
+    // Read to the first event; the sink then hears how the stream ends (an error, for an abort).
+    let first!: () => void;
+    const started = new Promise<void>((resolve) => (first = resolve));
+    const ended = new Promise<void>((resolve) => r.stream!.start({ data: () => first(), end: resolve, error: () => resolve() }));
+    await started;
+    return { ended };
   }));
   assert.equal(s.up.openConnections, n);
-  const ended = bodies.map((b) => new Promise((resolve) => { b.once('error', resolve); b.once('close', resolve); }));
   for (const c of ctls) c.abort();
-  await Promise.all(ended);
+  await Promise.all(bodies.map((b) => b.ended));
 }
 
 test('cancelled streams leave no idle upstream connections behind (undici#5845)', bounded, async () => {

@@ -40,7 +40,9 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
       return classifyThrown(e, ctx, call);
     }
     try {
-      return await read(ctx, ep, deps, answer, call, tSend, committed);
+      // A whole body is checked and written at once: only streams are awaited.
+      const r = read(ctx, ep, deps, answer, call, tSend, committed);
+      return r instanceof Promise ? await r : r;
     } catch (e) {
       answer.stream?.destroy();
       return classifyThrown(e, ctx, call);
@@ -51,7 +53,7 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   }
 }
 
-async function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: UpstreamAnswer, call: UpstreamCall, tSend: number, onCommit: () => void): Promise<AttemptResult> {
+function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: UpstreamAnswer, call: UpstreamCall, tSend: number, onCommit: () => void): AttemptResult | Promise<AttemptResult> {
   const status = answer.statusCode;
   if (status >= 400) return failureFromStatus(answer, ep, deps.clock.now());
   const stream = answer.stream;
@@ -60,12 +62,13 @@ async function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer
     return fail('transient', status, `the upstream answered an unexpected ${status}`);
   }
   if (stream !== null) {
-    if (ctx.stream) return await relayStream(ctx, ep, stream, tSend, call, onCommit);
-    const c = await collectStream(ctx, ep, stream, call);
-    if (c.type === 'fail') return c;
-    onCommit();
-    writeChecked(ctx, ep, c, Buffer.alloc(0), performance.now() - tSend);
-    return done(c.usage, tSend, ctx);
+    if (ctx.stream) return relayStream(ctx, ep, stream, tSend, call, onCommit);
+    return collectStream(ctx, ep, stream, call).then((c) => {
+      if (c.type === 'fail') return c;
+      onCommit();
+      writeChecked(ctx, ep, c, Buffer.alloc(0), performance.now() - tSend);
+      return done(c.usage, tSend, ctx);
+    });
   }
   const buf = answer.body ?? Buffer.alloc(0);
   const checked = checkBody(ctx, ep, buf);

@@ -111,7 +111,11 @@ export class UpstreamClients {
     const signal = r.signal;
     if (signal) {
       if (signal.aborted) call.abort(signal.reason);
-      else signal.addEventListener('abort', () => call.abort(signal.reason), { once: true });
+      else {
+        const onAbort = (): void => call.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.whenDone(() => signal.removeEventListener('abort', onAbort));
+      }
     }
     this.#dispatcher(p).dispatch({
       origin: p.origin,
@@ -144,6 +148,12 @@ type Phase = 'waiting' | 'collecting' | 'streaming' | 'done';
  * directly (the newer one goes through an adapter object). Phases: `waiting` for the response
  * head; `collecting` a whole body; `streaming` a 2xx event stream to its sink; `done` (settled,
  * failed, ended or destroyed: every later callback from undici is ignored).
+ *
+ * Reading from the upstream stops (undici's parser pauses) when the sink is paused, or before it
+ * starts, once 64 KiB wait for it: as a Readable's high-water mark did, so a briefly slow client
+ * does not stop the upstream's idle timeout (undici runs it only while reading). After the sink
+ * stops the stream (`destroy()` inside `data`), the parser is told to stop too: nothing it parses
+ * later in the same read reaches undici's request, which is aborted by then.
  */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** Resolves with the answer; rejects with the error (undici's, or `LLMUX_TOO_LARGE`). */
@@ -157,6 +167,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #phase: Phase = 'waiting';
   #abortFn: ((err: Error) => void) | null = null;
   #resumeFn: (() => void) | null = null;
+  /** Runs once when the call is done (UpstreamClients removes a signal listener with it). */
+  #onDone: (() => void) | null = null;
   readonly #maxBody: number;
   #limit = 0;
   #status = 0;
@@ -167,6 +179,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   // streaming
   #sink: StreamSink | null = null;
   #paused = false;
+  /** onData answered false: undici's parser is paused until `#resumeFn` runs. */
+  #stopped = false;
   #ended = false;
   #failed: { e: unknown } | null = null;
   /** Bytes in `#chunks` while streaming. */
@@ -197,17 +211,23 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.#chunks = [];
       const sink = this.#sink;
       if (sink !== null) {
-        this.#phase = 'done';
+        this.#done();
         process.nextTick(() => sink.error(err));
       } else this.#failed = { e: err };
       this.#abortFn?.(err);
       return;
     }
     if (this.#phase !== 'done') {
-      this.#phase = 'done';
+      this.#done();
       this.#reject(err);
     }
     this.#abortFn?.(err);
+  }
+
+  /** `fn` runs once the call is done (at once if it is). */
+  whenDone(fn: () => void): void {
+    if (this.#phase === 'done') fn();
+    else this.#onDone = fn;
   }
 
   // ---- undici's handler interface ----
@@ -243,7 +263,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
           // An error page this large says nothing useful: classify on the status alone.
           this.#chunks = [];
           this.#size = 0;
-          this.#phase = 'done';
+          this.#done();
           this.#resolve(this.#answerOf(Buffer.alloc(0)));
         }
         this.#abortFn?.(new errors.RequestAbortedError());
@@ -254,21 +274,21 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     if (this.#phase !== 'streaming') return false;
     if (this.#sink === null || this.#paused || this.#chunks.length > 0) {
-      // Held for the sink. Before it starts (a microtask after the head, which usually arrives in
-      // the same read as the first events) reading goes on up to a limit; a paused sink stops it.
+      // Held for the sink, up to the read-ahead limit.
       this.#chunks.push(chunk);
       this.#held += chunk.length;
-      return this.#sink === null && this.#held < maxHeldBytes;
+      return this.#go(this.#held < maxHeldBytes);
     }
     this.#sink.data(chunk);
-    return !this.#paused;
+    // Stopped by the sink (destroyed, or paused): undici's parser stops here too.
+    return this.#go(this.#phase === 'streaming' && !this.#paused);
   }
 
   onComplete(): void {
     if (this.#phase === 'collecting') {
-      this.#phase = 'done';
       const c = this.#chunks;
       this.#chunks = [];
+      this.#done();
       this.#resolve(this.#answerOf(c.length === 1 ? c[0]! : Buffer.concat(c, this.#size)));
       return;
     }
@@ -298,9 +318,22 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   #settleError(e: unknown): void {
     if (this.#phase === 'done') return;
-    this.#phase = 'done';
     this.#chunks = [];
+    this.#done();
     this.#reject(e);
+  }
+
+  #done(): void {
+    this.#phase = 'done';
+    const fn = this.#onDone;
+    this.#onDone = null;
+    fn?.();
+  }
+
+  /** What onData answers undici, remembered: false pauses its parser until `#resumeFn` runs. */
+  #go(more: boolean): boolean {
+    if (!more) this.#stopped = true;
+    return more;
   }
 
   // ---- UpstreamStream ----
@@ -323,8 +356,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   destroy(): void {
     if (this.#phase === 'done') return;
-    this.#phase = 'done';
     this.#chunks = [];
+    this.#done();
     this.#abortFn?.(new errors.RequestAbortedError());
   }
 
@@ -349,12 +382,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     } else if (this.#ended) {
       this.#finish();
       sink.end();
-    } else this.#resumeFn?.();
+    } else if (this.#stopped) {
+      // undici's parser stopped for us: let it go on. Never from inside a parser's callback (undici
+      // asserts that none is running; a sink may resume from another stream's data): a microtask.
+      this.#stopped = false;
+      const resume = this.#resumeFn;
+      if (resume !== null) queueMicrotask(() => this.#phase === 'streaming' && resume());
+    }
   }
 
   /** Done: nothing more is delivered, and nothing the call held is kept alive by it. */
   #finish(): void {
-    this.#phase = 'done';
+    this.#done();
     this.#sink = null;
     this.#chunks = [];
     this.#resumeFn = null;
@@ -382,13 +421,20 @@ class Answer implements UpstreamAnswer {
   }
 }
 
-/** The content-type header, read from the raw head without parsing the others. */
+/**
+ * The content-type header, read from the raw head without parsing the others (values of a repeated
+ * header joined, as undici's parsed headers would give them).
+ */
 function contentTypeOf(raw: Buffer[]): string {
+  let ct = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 12 && util.headerNameToString(name) === 'content-type') return raw[i + 1]!.toString('latin1');
+    if (name.length === 12 && util.headerNameToString(name) === 'content-type') {
+      const v = raw[i + 1]!.toString('latin1');
+      ct = ct === '' ? v : `${ct}, ${v}`;
+    }
   }
-  return '';
+  return ct;
 }
 
 /** Error codes of a connection that never got established. */

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeLogger, createLogger, redactPaths } from './logger.ts';
-import { subscribeRequestLog } from './request-log.ts';
+import { requestLine, subscribeRequestLog } from './request-log.ts';
 
 function end(over: Partial<RequestEndEvent>): RequestEndEvent {
   return {
@@ -89,4 +89,13 @@ test('the request line respects the level, and 5xx answers are warnings with the
   } finally {
     stop();
   }
+});
+
+test('strings in the request line are escaped exactly as JSON.stringify does, for every UTF-16 code unit', () => {
+  for (let c = 0; c < 0x10000; c++) {
+    const model = `m${String.fromCharCode(c)}x`;
+    const line = requestLine(end({ model }), 0);
+    assert.ok(line.includes(`"model":${JSON.stringify(model)},`), `code unit ${c.toString(16)}`);
+  }
+  assert.ok(requestLine(end({ model: 'a😀b' }), 0).includes('"model":"a😀b"'));
 });

@@ -16,8 +16,12 @@ interface LineSink {
   write(line: string): unknown;
 }
 
+/** Characters JSON.stringify would escape (or rewrite, for lone surrogates). */
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(s)`, without its call for the plain names and ids of nearly every line. */
 function str(s: string): string {
-  return JSON.stringify(s);
+  return needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
 /** The info line for a request, byte for byte what `log.info(fields, 'request')` writes with `base: undefined`. */

@@ -79,6 +79,7 @@ export interface UpstreamClientsOptions {
 
 export class UpstreamClients {
   #pools = new Map<string, Dispatcher>();
+  #byProvider = new WeakMap<CompiledProvider, Dispatcher>();
   readonly #keepAliveMs: number;
 
   constructor(opts: UpstreamClientsOptions = {}) {
@@ -86,8 +87,12 @@ export class UpstreamClients {
   }
 
   #dispatcher(p: CompiledProvider): Dispatcher {
+    // Per compiled provider first: no key string built and hashed per request (a reload compiles
+    // new providers, which find the same pool by key).
+    let d = this.#byProvider.get(p);
+    if (d) return d;
     const key = `${p.origin}|${p.timeout.connectMs}|${p.proxy ?? ''}`;
-    let d = this.#pools.get(key);
+    d = this.#pools.get(key);
     if (!d) {
       const connect = { timeout: p.timeout.connectMs };
       const keepAlive = { keepAliveTimeout: this.#keepAliveMs, keepAliveMaxTimeout: this.#keepAliveMs };
@@ -96,6 +101,7 @@ export class UpstreamClients {
         : new Pool(p.origin, { connect, ...keepAlive, headersTimeout: 0, bodyTimeout: 0 });
       this.#pools.set(key, d);
     }
+    this.#byProvider.set(p, d);
     return d;
   }
 
@@ -137,6 +143,7 @@ export class UpstreamClients {
   async close(): Promise<void> {
     const all = [...this.#pools.values()];
     this.#pools.clear();
+    this.#byProvider = new WeakMap();
     await Promise.allSettled(all.map((d) => d.destroy()));
   }
 }

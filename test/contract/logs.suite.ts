@@ -132,7 +132,7 @@ function retentionTests(adapter: StoreAdapter): void {
       await s.insertLogs(recent);
       assert.equal(await s.pruneLogs({ days: 30, now }), 30);
       assert.equal((await s.queryLogs({ before: now - DAY })).length, 0);
-      // More than one delete chunk (5000): the oldest inserted go first.
+      // More than one delete chunk (1,000 rows): the oldest inserted go first.
       assert.equal(await s.pruneLogs({ maxRows: 100, now }), 5100);
       assert.equal((await s.statsSince(0)).total.requests, 100);
       const kept = new Set((await s.queryLogs({ limit: 1000 })).map((r) => r.id));

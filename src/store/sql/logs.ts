@@ -5,8 +5,12 @@ import type { LogQuery, PruneOptions, RequestLogRow, StatsResult } from '../type
 import { insertMany, type SqlDriver, type SqlParam, type SqlRow } from './driver.ts';
 import { logColumns, logFromRow, logToParams } from './rows.ts';
 
-/** Rows deleted per statement: small enough that SQLite holds the event loop only briefly. */
-const PRUNE_CHUNK = 5000;
+/**
+ * Rows deleted per statement: small enough that SQLite holds the event loop only briefly. On a copy
+ * of a 1.3-million-row log right after load, 5,000 rows took 6.3 ms a statement (18.5 at most, with
+ * a write-ahead-log checkpoint), 1,000 rows 1.2 ms (12.2 at most), in about the same total time.
+ */
+const PRUNE_CHUNK = 1000;
 /** Rows of the ts index one window of a filtered log read covers on SQLite. */
 const LOG_WINDOW = 5000;
 /** Rows one step of the statistics reads on SQLite (a few ms of the event loop each). */

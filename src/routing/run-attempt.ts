@@ -5,7 +5,7 @@
  */
 import type { UsageCounts } from '../dialects/openai/sse.ts';
 import type { UpstreamAnswer, UpstreamCall } from '../upstream/client.ts';
-import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, upstreamStreams, type AttemptResult } from './attempt.ts';
+import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, maxResponseBytes, upstreamStreams, type AttemptResult } from './attempt.ts';
 import { collectStream } from './collect.ts';
 import { abortReasons, kindPath, type RequestContext, type RoutingDeps } from './context.ts';
 import { writeChecked } from './outcome.ts';
@@ -20,6 +20,7 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   try {
     call = deps.clients.call({
       provider: ep.provider, method: 'POST', path: kindPath[ctx.kind], headers: buildHeaders(ctx, ep, streams), body: buildBody(ctx, ep),
+      maxBodyBytes: maxResponseBytes,
     });
   } catch (e) {
     return classifyThrown(e, ctx, ctx.signal);

@@ -9,7 +9,7 @@ import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from 
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
 import { quickCheckBody, skipWs } from '../dialects/openai/quick-check.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
-import { networkErrorKind, type UpstreamAnswer } from '../upstream/client.ts';
+import { defaultMaxBodyBytes, networkErrorKind, type UpstreamAnswer } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
 import { abortKind, kindPath, type Abortable, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
@@ -41,7 +41,8 @@ export interface AttemptDone {
 
 export type AttemptResult = AttemptFailure | AttemptDone;
 
-export const maxResponseBytes = 64 * 1024 * 1024;
+/** Largest answer read whole, or collected from a stream: the upstream call's own cap. */
+export const maxResponseBytes = defaultMaxBodyBytes;
 
 export function fail(cls: FailureClass, status: number | null, message: string, extra: Partial<AttemptFailure> = {}): AttemptFailure {
   return { type: 'fail', cls, status, message, ...extra };

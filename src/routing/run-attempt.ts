@@ -5,7 +5,7 @@
  */
 import type { UsageCounts } from '../dialects/openai/sse.ts';
 import type { UpstreamAnswer, UpstreamCall } from '../upstream/client.ts';
-import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, maxResponseBytes, upstreamStreams, type AttemptResult } from './attempt.ts';
+import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, upstreamStreams, type AttemptResult } from './attempt.ts';
 import { collectStream } from './collect.ts';
 import { abortReasons, kindPath, type RequestContext, type RoutingDeps } from './context.ts';
 import { writeChecked } from './outcome.ts';
@@ -20,7 +20,6 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   try {
     call = deps.clients.call({
       provider: ep.provider, method: 'POST', path: kindPath[ctx.kind], headers: buildHeaders(ctx, ep, streams), body: buildBody(ctx, ep),
-      maxBodyBytes: maxResponseBytes,
     });
   } catch (e) {
     return classifyThrown(e, ctx, ctx.signal);
@@ -33,21 +32,15 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
     clearTimeout(timer);
     onCommit();
   };
+  let answer: UpstreamAnswer | undefined;
   try {
-    let answer: UpstreamAnswer;
-    try {
-      answer = await call.answer;
-    } catch (e) {
-      return classifyThrown(e, ctx, call);
-    }
-    try {
-      // A whole body is checked and written at once: only streams are awaited.
-      const r = read(ctx, ep, deps, answer, call, tSend, committed);
-      return r instanceof Promise ? await r : r;
-    } catch (e) {
-      answer.stream?.destroy();
-      return classifyThrown(e, ctx, call);
-    }
+    answer = await call.answer;
+    // A whole body is checked and written at once: only streams are awaited.
+    const r = read(ctx, ep, deps, answer, call, tSend, committed);
+    return r instanceof Promise ? await r : r;
+  } catch (e) {
+    answer?.stream?.destroy();
+    return classifyThrown(e, ctx, call);
   } finally {
     clearTimeout(timer);
     if (ctx.controller.attempt === call) ctx.controller.attempt = null;

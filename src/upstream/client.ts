@@ -29,7 +29,8 @@ export interface UpstreamRequest {
 
 /** Largest error (non-2xx) body kept; past it the answer is handed over with an empty body. */
 export const maxErrorBodyBytes = 256 * 1024;
-const defaultMaxBodyBytes = 64 * 1024 * 1024;
+/** Largest 2xx body collected whole unless a request says otherwise (routing's cap too). */
+export const defaultMaxBodyBytes = 64 * 1024 * 1024;
 /** Bytes of a stream read before its sink starts (as a Readable's high-water mark). */
 const maxHeldBytes = 64 * 1024;
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dayKey } from '../core/clock.ts';
 import { MemoryState } from '../state/memory.ts';
-import { admit } from './state-limiter.ts';
+import type { State } from '../state/types.ts';
+import { admit, drive } from './state-limiter.ts';
 
 const tz = 'UTC';
 
@@ -49,4 +50,72 @@ test('admit: settled tokens count for tpm and tpd', async () => {
   } finally {
     await s.close();
   }
+});
+
+/** The memory state seen only through its asynchronous interface, as the Redis adapter is. */
+function asyncOnly(s: MemoryState): State {
+  return { rate: s.rate, day: s.day, inflight: s.inflight, breakers: s.breakers, rr: s.rr, health: () => s.health(), close: () => s.close() };
+}
+
+test('admit: the memory state answers at once, an asynchronous state by promise, with the same answers', async () => {
+  const now = Date.now();
+  const limits = [
+    { rpm: 2 }, { rpd: 2 }, { rpd: 5, rpm: 1, concurrency: 3 }, { concurrency: 1 }, { tpm: 100 }, { tpd: 100, rpm: 3 },
+  ];
+  for (const l of limits) {
+    const direct = new MemoryState();
+    const viaPromises = new MemoryState();
+    try {
+      const seen: [string, string][] = [];
+      for (let i = 0; i < 4; i++) {
+        const a = admit(direct, 'ep', l, now, tz);
+        assert.ok(!(a instanceof Promise), `memory answers ${JSON.stringify(l)} without a promise`);
+        const b = admit(asyncOnly(viaPromises), 'ep', l, now, tz);
+        assert.ok(b instanceof Promise, 'a state without `immediate` answers by promise');
+        const answer = (x: Awaited<ReturnType<typeof admit>>): string => (x.ok ? 'ok' : `${x.reason}@${x.retryAt - now}`);
+        seen.push([answer(a), answer(await b)]);
+        // Tokens settled on the first request fill the token windows for the next ones.
+        if (i === 0 && a.ok) a.settle(150);
+        const bb = await b;
+        if (i === 0 && bb.ok) bb.settle(150);
+        await new Promise((r) => setImmediate(r));
+      }
+      for (const [a, b] of seen) assert.equal(a, b, `${JSON.stringify(l)}: ${JSON.stringify(seen)}`);
+      assert.ok(seen.some(([a]) => a !== 'ok'), `${JSON.stringify(l)} refuses within four requests: ${JSON.stringify(seen)}`);
+    } finally {
+      await direct.close();
+      await viaPromises.close();
+    }
+  }
+});
+
+test('drive: plain answers run at once; promises are awaited and their rejections thrown into the steps', async () => {
+  function* steps(values: unknown[]): Generator<unknown, unknown[], unknown> {
+    const got: unknown[] = [];
+    for (const v of values) {
+      try {
+        got.push(yield v);
+      } catch (e) {
+        got.push(`caught ${(e as Error).message}`);
+      }
+    }
+    return got;
+  }
+  assert.deepEqual(drive(steps([1, 2, 3])), [1, 2, 3]);
+  const mixed = drive(steps([1, Promise.resolve(2), 3, Promise.reject(new Error('no')), 5]));
+  assert.ok(mixed instanceof Promise);
+  assert.deepEqual(await mixed, [1, 2, 3, 'caught no', 5]);
+  // A step that throws: synchronously before any promise, as a rejection after one.
+  function* throwsAfter(first: unknown): Generator<unknown, never, unknown> {
+    yield first;
+    throw new Error('step failed');
+  }
+  assert.throws(() => drive(throwsAfter(1)), /step failed/);
+  await assert.rejects(async () => drive(throwsAfter(Promise.resolve(1))), /step failed/);
+  // An uncaught rejection ends the steps with it.
+  function* uncaught(): Generator<unknown, string, unknown> {
+    yield Promise.reject(new Error('state down'));
+    return 'not reached';
+  }
+  await assert.rejects(async () => drive(uncaught()), /state down/);
 });

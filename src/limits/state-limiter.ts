@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import { dayKey, nextDayStart } from '../core/clock.ts';
-import type { State } from '../state/types.ts';
+import type { DayResult, DayState, InflightResult, InflightState, RateResult, RateState, State } from '../state/types.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
 import type { EndpointLimiter, LimitDenied, LimitedEndpoint, LimitPermit } from './types.ts';
 
@@ -24,39 +24,61 @@ export function hasLimits(l: Limits): boolean {
   return limited(l.rpm) || limited(l.rpd) || limited(l.tpm) || limited(l.tpd) || limited(l.concurrency);
 }
 
+/** What a limit check answers: a permit, or when to try again. */
+type Admission = LimitPermit | LimitDenied;
+
 /**
- * Admit one request under `limits` at `key` (an endpoint or a client key). Resolves a permit whose
- * `settle(tokens)` records tokens and frees the slot, or when it can be tried again.
+ * Admit one request under `limits` at `key` (an endpoint or a client key). Answers a permit whose
+ * `settle(tokens)` records tokens and frees the slot, or when it can be tried again. With a state
+ * that answers in process (`state.immediate`: memory) the answer comes at once, without a promise;
+ * with Redis it is a promise.
  */
-export async function admit(state: State, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Promise<LimitPermit | LimitDenied> {
+export function admit(state: State, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Admission | Promise<Admission> {
+  return drive(admitSteps(state, state.immediate ?? state, key, l, now, timezone, onSettled));
+}
+
+/** The limiter's view of either interface: each operation's answer, or a promise of it. */
+type Maybe<T> = T | Promise<T>;
+interface LimitOps {
+  rate: { [K in keyof RateState]: (...args: Parameters<RateState[K]>) => Maybe<Awaited<ReturnType<RateState[K]>>> };
+  day: { [K in keyof DayState]: (...args: Parameters<DayState[K]>) => Maybe<Awaited<ReturnType<DayState[K]>>> };
+  inflight: { [K in keyof InflightState]: (...args: Parameters<InflightState[K]>) => Maybe<Awaited<ReturnType<InflightState[K]>>> };
+}
+
+/**
+ * The checks of `admit`, in order. Each state operation is yielded and its answer comes back from
+ * `drive`, awaited only when it is a promise. Settling goes through `state`'s asynchronous
+ * interface: it is bookkeeping after the answer, and its failures are the adapter's to report.
+ */
+function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Generator<unknown, Admission, unknown> {
   const day = dayKey(now, timezone);
-  if (limited(l.tpd) && (await state.day.get(`tpd:${key}`, day)) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
-  if (limited(l.tpm) && (await state.rate.peek(`tpm:${key}`, minute, now)) >= l.tpm) {
+  if (limited(l.tpd) && ((yield ops.day.get(`tpd:${key}`, day)) as number) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
+  if (limited(l.tpm) && ((yield ops.rate.peek(`tpm:${key}`, minute, now)) as number) >= l.tpm) {
     // Full: ask the window when one token fits again. A denied acquire changes nothing; one that
     // raced with tokens leaving the window took a token, given back at once.
-    const r = await state.rate.acquire(`tpm:${key}`, { limit: l.tpm, windowMs: minute, cost: 1, now });
+    const r = (yield ops.rate.acquire(`tpm:${key}`, { limit: l.tpm, windowMs: minute, cost: 1, now })) as RateResult;
     if (!r.ok) return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'tpm' };
-    await state.rate.add(`tpm:${key}`, -1, minute, now);
+    yield ops.rate.add(`tpm:${key}`, -1, minute, now);
   }
   // What to give back when a later limit refuses (only rpd takes before rpm and concurrency).
   let tookDay = false;
   if (limited(l.rpd)) {
-    const r = await state.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 });
+    const r = (yield ops.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 })) as DayResult;
     if (!r.ok) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'rpd' };
     tookDay = true;
   }
   if (limited(l.rpm)) {
-    const r = await state.rate.acquire(`rpm:${key}`, { limit: l.rpm, windowMs: minute, cost: 1, now });
+    const r = (yield ops.rate.acquire(`rpm:${key}`, { limit: l.rpm, windowMs: minute, cost: 1, now })) as RateResult;
     if (!r.ok) {
-      if (tookDay) await state.day.add(`rpd:${key}`, day, -1);
+      if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
       return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'rpm' };
     }
   }
   let lease: string | null = null;
   if (limited(l.concurrency)) {
-    const r = await state.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs);
+    const r = (yield ops.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs)) as InflightResult;
     if (!r.ok) {
-      if (tookDay) await state.day.add(`rpd:${key}`, day, -1);
+      if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
       return { ok: false, retryAt: now + 1_000, reason: 'concurrency' };
     }
     lease = r.lease;
@@ -68,13 +90,41 @@ export async function admit(state: State, key: string, l: Limits, now: number, t
       if (settled) return;
       settled = true;
       onSettled?.();
-      // Settling is bookkeeping after the answer: failures are the state adapter's to report. (Most
-      // requests have nothing to settle: no promise is made for them.)
+      // (Most requests have nothing to settle: no promise is made for them.)
       if (lease !== null) state.inflight.release(`conc:${key}`, lease).catch(ignore);
       if (tokens > 0 && limited(l.tpm)) state.rate.add(`tpm:${key}`, tokens, minute).catch(ignore);
       if (tokens > 0 && limited(l.tpd)) state.day.add(`tpd:${key}`, dayKey(Date.now(), timezone), tokens).catch(ignore);
     },
   };
+}
+
+/**
+ * Run steps that yield answers or promises of them: synchronously while the answers are plain
+ * values, and from the first promise on as an async continuation (a rejection is thrown into the
+ * steps, as an `await` would). A step that throws before any promise throws here.
+ */
+export function drive<T>(steps: Generator<unknown, T, unknown>): T | Promise<T> {
+  let r = steps.next();
+  while (!r.done) {
+    if (r.value instanceof Promise) return driveAsync(steps, r.value);
+    r = steps.next(r.value);
+  }
+  return r.value;
+}
+
+async function driveAsync<T>(steps: Generator<unknown, T, unknown>, first: Promise<unknown>): Promise<T> {
+  let pending: unknown = first;
+  for (;;) {
+    let r: IteratorResult<unknown, T>;
+    try {
+      r = steps.next(await pending);
+    } catch (e) {
+      // Thrown by the awaited promise, or by the steps themselves (then they are done and rethrow it).
+      r = steps.throw(e);
+    }
+    if (r.done) return r.value;
+    pending = r.value;
+  }
 }
 
 /** The shared counters of one limited endpoint as last read from the state. */
@@ -104,15 +154,16 @@ export class StateLimiter implements EndpointLimiter {
     this.#local = new MemoryLimiter(clock, timezone());
   }
 
-  acquire(ep: LimitedEndpoint, now: number): LimitPermit | LimitDenied | Promise<LimitPermit | LimitDenied> {
+  acquire(ep: LimitedEndpoint, now: number): Admission | Promise<Admission> {
     this.#local.timezone = this.#tz();
     const l = ep.provider.limits;
     if (!hasLimits(l)) return this.#local.acquire(ep, now);
-    return this.#limited(ep, l, now);
+    // At once with the memory state; a promise with Redis.
+    const r = admit(this.#state, ep.id, l, now, this.#tz());
+    return r instanceof Promise ? r.then((a) => this.#counted(ep, a, now)) : this.#counted(ep, r, now);
   }
 
-  async #limited(ep: LimitedEndpoint, l: Limits, now: number): Promise<LimitPermit | LimitDenied> {
-    const r = await admit(this.#state, ep.id, l, now, this.#tz());
+  #counted(ep: LimitedEndpoint, r: Admission, now: number): Admission {
     if (!r.ok) return r;
     // Count locally too, for display (unlimited view of the same endpoint).
     const local = this.#local.acquire({ id: ep.id, provider: { limits: {} } }, now);

@@ -5,8 +5,8 @@
  */
 import { systemClock, type Clock } from '../core/clock.ts';
 import type {
-  BreakerState, DayResult, DayState, InflightResult, InflightState, RateAcquireOptions, RateResult, RateState,
-  RoundRobinState, State, StateHealth,
+  BreakerState, DayResult, DayState, Immediate, ImmediateLimits, InflightResult, InflightState, RateAcquireOptions,
+  RateResult, RateState, RoundRobinState, State, StateHealth,
 } from './types.ts';
 import { bucketExpiry, bucketOf, bucketWidth, decide, oldestCounted, units } from './window.ts';
 import { BreakerTable, type PersistedBreaker } from './memory-breakers.ts';
@@ -49,6 +49,7 @@ export class MemoryState implements State {
   readonly rate: RateState;
   readonly day: DayState;
   readonly inflight: InflightState;
+  readonly immediate: ImmediateLimits;
   readonly breakers: BreakerState & BreakerTable;
   readonly rr: RoundRobinState;
   readonly #clock: Clock;
@@ -67,20 +68,37 @@ export class MemoryState implements State {
   constructor(opts: MemoryStateOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
     this.breakers = new BreakerTable(() => this.#now());
+    const rate: Immediate<RateState> = {
+      acquire: (key, o) => this.#rateAcquire(key, o),
+      peek: (key, windowMs, now) => Math.max(0, this.#rateWindow(key, windowMs, now ?? this.#now()).total),
+      add: (key, amount, windowMs, now) => this.#rateAdd(key, units(amount), windowMs, now ?? this.#now()),
+    };
+    const day: Immediate<DayState> = {
+      acquire: (key, o) => this.#dayAcquire(key, o.day, o.limit, units(o.cost)),
+      add: (key, d, amount) => this.#dayAcquire(key, d, -1, units(amount)).count,
+      get: (key, d) => this.#live(this.#days, `${d}|${key}`)?.value ?? 0,
+    };
+    const inflight: Immediate<InflightState> = {
+      acquire: (key, limit, ttlMs) => this.#inflightAcquire(key, limit, ttlMs),
+      release: (key, lease) => this.#inflightRelease(key, lease),
+      count: (key) => this.#leasesOf(key).size,
+    };
+    this.immediate = { rate, day, inflight };
+    // The asynchronous interface answers through the immediate one (a throw becomes a rejection).
     this.rate = {
-      acquire: async (key, o) => this.#rateAcquire(key, o),
-      peek: async (key, windowMs, now) => Math.max(0, this.#rateWindow(key, windowMs, now ?? this.#now()).total),
-      add: async (key, amount, windowMs, now) => this.#rateAdd(key, units(amount), windowMs, now ?? this.#now()),
+      acquire: async (key, o) => rate.acquire(key, o),
+      peek: async (key, windowMs, now) => rate.peek(key, windowMs, now),
+      add: async (key, amount, windowMs, now) => rate.add(key, amount, windowMs, now),
     };
     this.day = {
-      acquire: async (key, o) => this.#dayAcquire(key, o.day, o.limit, units(o.cost)),
-      add: async (key, day, amount) => this.#dayAcquire(key, day, -1, units(amount)).count,
-      get: async (key, day) => this.#live(this.#days, `${day}|${key}`)?.value ?? 0,
+      acquire: async (key, o) => day.acquire(key, o),
+      add: async (key, d, amount) => day.add(key, d, amount),
+      get: async (key, d) => day.get(key, d),
     };
     this.inflight = {
-      acquire: async (key, limit, ttlMs) => this.#inflightAcquire(key, limit, ttlMs),
-      release: async (key, lease) => this.#inflightRelease(key, lease),
-      count: async (key) => this.#leasesOf(key).size,
+      acquire: async (key, limit, ttlMs) => inflight.acquire(key, limit, ttlMs),
+      release: async (key, lease) => inflight.release(key, lease),
+      count: async (key) => inflight.count(key),
     };
     this.rr = { next: (key) => this.#rrNext(key) };
     this.#sweeper = setInterval(() => this.sweep(), opts.sweepMs ?? 30_000);

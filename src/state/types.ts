@@ -132,10 +132,26 @@ export interface StateHealth {
   degraded: boolean;
 }
 
+/** The same operations answered at once: each method returns its promise's value instead. */
+export type Immediate<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
+
+/**
+ * The limiter's operations of an adapter that holds them in process (memory), answered without a
+ * promise: limits checked on the request path cost no microtask then. Same contracts as the
+ * asynchronous interfaces; the asynchronous ones answer through these.
+ */
+export interface ImmediateLimits {
+  readonly rate: Immediate<RateState>;
+  readonly day: Immediate<DayState>;
+  readonly inflight: Immediate<InflightState>;
+}
+
 export interface State {
   readonly rate: RateState;
   readonly day: DayState;
   readonly inflight: InflightState;
+  /** Present when the adapter answers limits in process (memory; not Redis, whose fallback is per call). */
+  readonly immediate?: ImmediateLimits;
   readonly breakers: BreakerState;
   readonly rr: RoundRobinState;
   health(): StateHealth;

@@ -12,7 +12,7 @@ if (major < 24) {
 // type-stripped and compiled modules: from the second start on, the TypeScript stripper is never
 // loaded (about 20 MB less memory) and start-up is faster.
 module.enableCompileCache?.();
-// Start-up allocates in bursts that would grow V8's young generation to 16 MB and keep it resident
+// Start-up allocates in bursts that would grow V8's young generation towards its maximum and keep it resident
 // while the gateway idles; it stays at its initial size until the gateway listens (main.ts lets it
 // grow again for traffic: src/boot/lean-start.ts). See BENCHMARKS.md (memory).
 v8.setFlagsFromString('--semi-space-growth-factor=1');

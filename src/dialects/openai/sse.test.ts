@@ -185,6 +185,32 @@ test('QuickScan: several events of one buffer, in order, each judged by the mark
   assert.deepEqual(kinds, ['plain', 'plain', 'look', 'plain', 'look', 'done']);
 });
 
+test('QuickScan: marks of every kind, many of them, come back in buffer order', async () => {
+  const { QuickScan, SseScanner } = await import('./sse.ts');
+  // Usage in every chunk (some providers do that), errors and named events between them: more
+  // marks than the small-array sort takes, and runs of each kind interleaved.
+  for (const n of [3, 12]) {
+    const events: string[] = [];
+    const want: string[] = [];
+    for (let i = 0; i < n; i++) {
+      events.push(`data: {"choices":[{"delta":{"content":"${i}"}}],"usage":{"prompt_tokens":1,"completion_tokens":${i}}}\n\n`);
+      want.push('look');
+      events.push('data: {"choices":[{"delta":{"content":"plain"}}]}\n\n');
+      want.push('plain');
+      if (i % 3 === 0) {
+        events.push('event: error\ndata: {"error":{"message":"x"}}\n\n');
+        want.push('look');
+      }
+    }
+    events.push('data: [DONE]\n\n');
+    want.push('done');
+    const q = new QuickScan();
+    const kinds: string[] = [];
+    new SseScanner().push(Buffer.from(events.join('')), (b, s, e) => kinds.push(q.kind(b, s, e)));
+    assert.deepEqual(kinds, want, `${n} usage events`);
+  }
+});
+
 test('hasText: a non-empty content string is recognised without a parse; anything else asks for one', async () => {
   const { hasText, eventData } = await import('./sse.ts');
   const t = (text: string): boolean => {

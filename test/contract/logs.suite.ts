@@ -132,7 +132,7 @@ function retentionTests(adapter: StoreAdapter): void {
       await s.insertLogs(recent);
       assert.equal(await s.pruneLogs({ days: 30, now }), 30);
       assert.equal((await s.queryLogs({ before: now - DAY })).length, 0);
-      // More than one delete chunk (1,000 rows): the oldest inserted go first.
+      // More than one delete chunk (250 rows): the oldest inserted go first.
       assert.equal(await s.pruneLogs({ maxRows: 100, now }), 5100);
       assert.equal((await s.statsSince(0)).total.requests, 100);
       const kept = new Set((await s.queryLogs({ limit: 1000 })).map((r) => r.id));
@@ -152,6 +152,20 @@ function retentionTests(adapter: StoreAdapter): void {
       const kept = new Set((await s.queryLogs({ limit: 1000 })).map((r) => r.id));
       assert.ok(kept.has('a50') && kept.has('a99') && kept.has('b0') && !kept.has('a49'), 'the 50 oldest recent rows went, nothing newer');
       assert.equal(await s.pruneLogs({ maxRows: 1000, now }), 0, 'under the cap: nothing');
+    }));
+
+    test('the row cap finds its edge in steps when it keeps more rows than one step reads', run(async (s) => {
+      // 10,000 rows a step on SQLite: keeping 10,150 takes two, across a gap left by the age cut.
+      const now = Date.now();
+      await s.insertLogs(Array.from({ length: 200 }, (_, i) => logRow({ id: `x${i}`, ts: now - 2000 })));
+      await s.insertLogs(Array.from({ length: 50 }, (_, i) => logRow({ id: `old${i}`, ts: now - 40 * DAY })));
+      for (let k = 0; k < 10; k++) {
+        await s.insertLogs(Array.from({ length: 1010 }, (_, i) => logRow({ id: `y${k * 1010 + i}`, ts: now - 1000 })));
+      }
+      assert.equal(await s.pruneLogs({ days: 30, maxRows: 10_150, now }), 50 + 150);
+      assert.equal((await s.statsSince(0)).total.requests, 10_150);
+      const oldest = await s.queryLogs({ before: now - 1500, limit: 1000 });
+      assert.deepEqual(oldest.map((r) => r.id).sort(), Array.from({ length: 50 }, (_, i) => `x${150 + i}`).sort(), 'the 150 oldest went, nothing newer');
     }));
   });
 }

@@ -59,10 +59,16 @@ function asyncOnly(s: MemoryState): State {
 
 test('admit: the memory state answers at once, an asynchronous state by promise, with the same answers', async () => {
   const now = Date.now();
-  const limits = [
-    { rpm: 2 }, { rpd: 2 }, { rpd: 5, rpm: 1, concurrency: 3 }, { concurrency: 1 }, { tpm: 100 }, { tpd: 100, rpm: 3 },
+  // Each case with the reasons its four requests get (the first request settles 150 tokens).
+  const cases: Array<[Record<string, number>, string[]]> = [
+    [{ rpm: 2 }, ['ok', 'ok', 'rpm', 'rpm']],
+    [{ rpd: 2 }, ['ok', 'ok', 'rpd', 'rpd']],
+    [{ rpd: 5, rpm: 1, concurrency: 3 }, ['ok', 'rpm', 'rpm', 'rpm']],
+    [{ concurrency: 1 }, ['ok', 'ok', 'concurrency', 'concurrency']],
+    [{ tpm: 100 }, ['ok', 'tpm', 'tpm', 'tpm']],
+    [{ tpd: 100, rpm: 3 }, ['ok', 'tpd', 'tpd', 'tpd']],
   ];
-  for (const l of limits) {
+  for (const [l, reasons] of cases) {
     const direct = new MemoryState();
     const viaPromises = new MemoryState();
     try {
@@ -81,7 +87,7 @@ test('admit: the memory state answers at once, an asynchronous state by promise,
         await new Promise((r) => setImmediate(r));
       }
       for (const [a, b] of seen) assert.equal(a, b, `${JSON.stringify(l)}: ${JSON.stringify(seen)}`);
-      assert.ok(seen.some(([a]) => a !== 'ok'), `${JSON.stringify(l)} refuses within four requests: ${JSON.stringify(seen)}`);
+      assert.deepEqual(seen.map(([a]) => a.split('@')[0]), reasons, JSON.stringify(l));
     } finally {
       await direct.close();
       await viaPromises.close();
@@ -105,6 +111,11 @@ test('drive: plain answers run at once; promises are awaited and their rejection
   const mixed = drive(steps([1, Promise.resolve(2), 3, Promise.reject(new Error('no')), 5]));
   assert.ok(mixed instanceof Promise);
   assert.deepEqual(await mixed, [1, 2, 3, 'caught no', 5]);
+  // A thenable that is not a native promise (a client library's own) is awaited too.
+  const thenable = { then: (ok: (v: unknown) => void) => setImmediate(() => ok('later')) };
+  const viaThenable = drive(steps([thenable, 7]));
+  assert.ok(viaThenable instanceof Promise);
+  assert.deepEqual(await viaThenable, ['later', 7]);
   // A step that throws: synchronously before any promise, as a rejection after one.
   function* throwsAfter(first: unknown): Generator<unknown, never, unknown> {
     yield first;
@@ -118,4 +129,26 @@ test('drive: plain answers run at once; promises are awaited and their rejection
     return 'not reached';
   }
   await assert.rejects(async () => drive(uncaught()), /state down/);
+});
+
+test('admit: a request refused by concurrency gives back the rpm unit it took', async () => {
+  for (const through of ['immediate', 'promises'] as const) {
+    const s = new MemoryState();
+    const st = through === 'immediate' ? s : asyncOnly(s);
+    const now = Date.now();
+    try {
+      const l = { rpm: 2, concurrency: 1 };
+      const first = await admit(st, 'ep', l, now, tz);
+      assert.equal(first.ok, true);
+      const second = await admit(st, 'ep', l, now, tz);
+      assert.deepEqual([second.ok, !second.ok && second.reason], [false, 'concurrency'], through);
+      assert.equal(await s.rate.peek('rpm:ep', 60_000, now), 1, `${through}: the refused request used no rpm`);
+      if (first.ok) first.settle(0);
+      await new Promise((r) => setImmediate(r));
+      const third = await admit(st, 'ep', l, now, tz);
+      assert.equal(third.ok, true, `${through}: the second rpm unit is still there`);
+    } finally {
+      await s.close();
+    }
+  }
 });

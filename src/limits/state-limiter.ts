@@ -30,8 +30,9 @@ type Admission = LimitPermit | LimitDenied;
 /**
  * Admit one request under `limits` at `key` (an endpoint or a client key). Answers a permit whose
  * `settle(tokens)` records tokens and frees the slot, or when it can be tried again. With a state
- * that answers in process (`state.immediate`: memory) the answer comes at once, without a promise;
- * with Redis it is a promise.
+ * that answers in process (`state.immediate`: memory) the answer comes at once, without a promise
+ * (and what the state throws is thrown here: a closed state, an unknown timezone); with Redis it is
+ * a promise. Callers treat both alike by awaiting only a promise inside an async function.
  */
 export function admit(state: State, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Admission | Promise<Admission> {
   return drive(admitSteps(state, state.immediate ?? state, key, l, now, timezone, onSettled));
@@ -60,8 +61,10 @@ function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: n
     if (!r.ok) return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'tpm' };
     yield ops.rate.add(`tpm:${key}`, -1, minute, now);
   }
-  // What to give back when a later limit refuses (only rpd takes before rpm and concurrency).
+  // What to give back when a later limit refuses: rpd when rpm or concurrency does, and rpm when
+  // concurrency does (a refused request must not use up the window).
   let tookDay = false;
+  let tookMinute = false;
   if (limited(l.rpd)) {
     const r = (yield ops.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 })) as DayResult;
     if (!r.ok) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'rpd' };
@@ -73,12 +76,14 @@ function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: n
       if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
       return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'rpm' };
     }
+    tookMinute = true;
   }
   let lease: string | null = null;
   if (limited(l.concurrency)) {
     const r = (yield ops.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs)) as InflightResult;
     if (!r.ok) {
       if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
+      if (tookMinute) yield ops.rate.add(`rpm:${key}`, -1, minute, now);
       return { ok: false, retryAt: now + 1_000, reason: 'concurrency' };
     }
     lease = r.lease;
@@ -106,13 +111,18 @@ function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: n
 export function drive<T>(steps: Generator<unknown, T, unknown>): T | Promise<T> {
   let r = steps.next();
   while (!r.done) {
-    if (r.value instanceof Promise) return driveAsync(steps, r.value);
+    if (isThenable(r.value)) return driveAsync(steps, r.value);
     r = steps.next(r.value);
   }
   return r.value;
 }
 
-async function driveAsync<T>(steps: Generator<unknown, T, unknown>, first: Promise<unknown>): Promise<T> {
+/** A promise, native or not (an adapter's client library may use its own). */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+async function driveAsync<T>(steps: Generator<unknown, T, unknown>, first: PromiseLike<unknown>): Promise<T> {
   let pending: unknown = first;
   for (;;) {
     let r: IteratorResult<unknown, T>;

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { dayKey } from '../../src/core/clock.ts';
+import { admit } from '../../src/limits/state-limiter.ts';
 import type { State } from '../../src/state/types.ts';
 import { eventually, sleep } from './backends.ts';
 
@@ -30,6 +32,46 @@ export function stateSuite(adapter: StateAdapter): void {
   rateTests(adapter);
   counterTests(adapter);
   breakerTests(adapter);
+  limitTests(adapter);
+}
+
+/** The endpoint and client-key limits (limits/state-limiter.ts `admit`) over this state. */
+function limitTests(adapter: StateAdapter): void {
+  const run = runner(adapter);
+  describe(`${adapter.name} state: limits`, { timeout: 15_000 }, () => {
+    test('admit refuses by the first limit that is full, and a refusal takes nothing', run(async (s) => {
+      const tz = 'UTC';
+      // Each case with the reasons its four requests get (the first settles 150 tokens).
+      const cases: Array<[string, Record<string, number>, string[]]> = [
+        ['a', { rpm: 2 }, ['ok', 'ok', 'rpm', 'rpm']],
+        ['b', { rpd: 2 }, ['ok', 'ok', 'rpd', 'rpd']],
+        ['c', { rpd: 5, rpm: 1, concurrency: 3 }, ['ok', 'rpm', 'rpm', 'rpm']],
+        ['d', { concurrency: 1 }, ['ok', 'ok', 'concurrency', 'concurrency']],
+        ['e', { tpm: 100 }, ['ok', 'tpm', 'tpm', 'tpm']],
+        ['f', { tpd: 100, rpm: 3 }, ['ok', 'tpd', 'tpd', 'tpd']],
+      ];
+      for (const [key, l, reasons] of cases) {
+        const got: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const p = await admit(s, key, l, Date.now(), tz);
+          got.push(p.ok ? 'ok' : p.reason);
+          if (i === 0 && p.ok) p.settle(150);
+          // Settling is fire-and-forget: let it land before the next request.
+          await eventually(async () => i !== 0 || !l.tpm || (await s.rate.peek(`tpm:${key}`, 60_000)) >= 150, 2000);
+          await eventually(async () => i !== 0 || !l.tpd || (await s.day.get(`tpd:${key}`, dayKey(Date.now(), tz))) >= 150, 2000);
+          await eventually(async () => i !== 0 || !l.concurrency || l.concurrency > 1 || (await s.inflight.count(`conc:${key}`)) === 0, 2000);
+        }
+        assert.deepEqual(got, reasons, `${JSON.stringify(l)}`);
+      }
+      // Refused by concurrency: neither the day nor the minute keeps the refused request.
+      const held = await admit(s, 'g', { rpd: 10, rpm: 2, concurrency: 1 }, Date.now(), tz);
+      assert.equal(held.ok, true);
+      const refused = await admit(s, 'g', { rpd: 10, rpm: 2, concurrency: 1 }, Date.now(), tz);
+      assert.deepEqual([refused.ok, !refused.ok && refused.reason], [false, 'concurrency']);
+      assert.equal(await s.rate.peek('rpm:g', 60_000), 1);
+      assert.equal(await s.day.get('rpd:g', dayKey(Date.now(), tz)), 1);
+    }));
+  });
 }
 
 function rateTests(adapter: StateAdapter): void {

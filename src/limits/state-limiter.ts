@@ -38,12 +38,14 @@ export function admit(state: State, key: string, l: Limits, now: number, timezon
   return drive(admitSteps(state, state.immediate ?? state, key, l, now, timezone, onSettled));
 }
 
-/** The limiter's view of either interface: each operation's answer, or a promise of it. */
-type Maybe<T> = T | Promise<T>;
+/** An interface whose operations answer either at once or by promise (`Immediate`'s counterpart). */
+type Either<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R | Promise<R> : never };
+
+/** The limiter's view of either interface: the state's asynchronous one, or its `immediate` one. */
 interface LimitOps {
-  rate: { [K in keyof RateState]: (...args: Parameters<RateState[K]>) => Maybe<Awaited<ReturnType<RateState[K]>>> };
-  day: { [K in keyof DayState]: (...args: Parameters<DayState[K]>) => Maybe<Awaited<ReturnType<DayState[K]>>> };
-  inflight: { [K in keyof InflightState]: (...args: Parameters<InflightState[K]>) => Maybe<Awaited<ReturnType<InflightState[K]>>> };
+  rate: Either<RateState>;
+  day: Either<DayState>;
+  inflight: Either<InflightState>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, realpath, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, realpath, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -72,6 +72,51 @@ describe('watchFiles', () => {
     assert.deepEqual(await next, [flag]);
     assert.equal(await debugModeFromFile(dir), false);
     assert.equal(r.calls.length, 2);
+  });
+
+  it('reports a save that renames a new file over the watched one (editors\' atomic save)', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    await writeFile(cfg, 'a: 1\n');
+    const r = recorder();
+    w = watchFiles({ files: [cfg], debounceMs: 100, onChange: r.onChange });
+    await w.ready;
+    const next = r.next();
+    const tmp = path.join(dir, '.llmux.yaml.swp');
+    await writeFile(tmp, 'a: 2\n');
+    await rename(tmp, cfg);
+    assert.deepEqual(await next, [cfg]);
+    // The new file (a new inode) is still watched.
+    const again = r.next();
+    await writeFile(cfg, 'a: 3\n');
+    assert.deepEqual(await again, [cfg]);
+  });
+
+  it('drops the events of other files in the folder on their names: a busy log beside the config reports nothing', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    await writeFile(cfg, 'a: 1\n');
+    const r = recorder();
+    w = watchFiles({ files: [cfg, path.join(dir, '.env')], debounceMs: 50, onChange: r.onChange });
+    await w.ready;
+    const log = path.join(dir, 'llmux.log');
+    for (let i = 0; i < 50; i++) await appendFile(log, `line ${i}\n`);
+    await sleep(200);
+    assert.equal(r.calls.length, 0);
+    const next = r.next();
+    await writeFile(cfg, 'a: 2\n');
+    assert.deepEqual(await next, [cfg]);
+  });
+
+  it('says so when a watched file\'s folder cannot be watched, and still watches the others', async () => {
+    const cfg = path.join(dir, 'llmux.yaml');
+    const errors: unknown[] = [];
+    const r = recorder();
+    w = watchFiles({ files: [path.join(dir, 'missing', 'llmux.yaml'), cfg], debounceMs: 50, onChange: r.onChange, onError: (e) => errors.push(e) });
+    await w.ready;
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as NodeJS.ErrnoException).code, 'ENOENT');
+    const next = r.next();
+    await writeFile(cfg, 'a: 1\n');
+    assert.deepEqual(await next, [cfg]);
   });
 
   it('coalesces a burst of writes into one call', async () => {

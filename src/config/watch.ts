@@ -6,7 +6,16 @@
  * Files are watched through their parent folder, filtered to their names, because the interesting
  * ones may not exist yet (`DEBUG_MODE.txt` appearing is the point) and editors often save by writing a
  * temporary file and renaming it over the original, which replaces the inode a per-file watch holds.
+ *
+ * Those folders (the working directory always, for `.env`) often hold files that change all the time:
+ * a log file (`log.file`, or `npm start > llmux.log`), a database. Each of their writes is one event
+ * on the folder's watch. chokidar answers every event on a folder it watches by reading the whole
+ * folder again and `stat`ing its entries (measured: 240–540 µs of CPU per write of a file beside the
+ * config, a quarter of a core for a log written 240 times a second), so the parent folders are
+ * watched with `fs.watch` directly: an event for any other name is dropped on its name alone.
+ * chokidar still watches source folders (`dirs`), which are walked recursively and change rarely.
  */
+import { watch as fsWatch, type FSWatcher as NodeWatcher } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -21,7 +30,8 @@ export interface WatchOptions {
   debounceMs?: number;
   /** Absolute paths added, changed or removed during the burst, sorted. A throw is passed to onError. */
   onChange(paths: string[]): void | Promise<void>;
-  /** Watcher failures (permissions, too many watches) and onChange throws; default: ignored. */
+  /** Watcher failures (permissions, too many watches, a watched folder gone) and onChange throws;
+   *  default: ignored. */
   onError?(err: unknown): void;
 }
 
@@ -35,32 +45,23 @@ export interface Watching {
 export function watchFiles(opts: WatchOptions): Watching {
   const debounceMs = opts.debounceMs ?? 200;
   const onError = opts.onError ?? ((): void => {});
-  const files = new Set(opts.files.map((f) => path.resolve(f)));
   const dirs = [...new Set((opts.dirs ?? []).map((d) => path.resolve(d)))];
-  const parents = new Set([...files].map((f) => path.dirname(f)));
-  const roots = [...new Set([...parents, ...dirs])];
-
   const inDir = (p: string): boolean => dirs.some((d) => p === d || p.startsWith(d + path.sep));
-  // Called for every entry chokidar meets: keep the roots, the named files and what is under `dirs`;
-  // skip everything else in a parent folder (which may be a whole project).
-  const ignored = (p: string): boolean => {
-    const abs = path.resolve(p);
-    return !(files.has(abs) || parents.has(abs) || inDir(abs));
-  };
-
-  let watcher: FSWatcher | null = watch(roots, {
-    ignoreInitial: true,
-    ignored,
-    // Parents are watched only for their direct entries; `dirs` entries are walked in full.
-    depth: dirs.length > 0 ? undefined : 0,
-    // Long enough to see a save as one event, short enough to stay well inside the 2 s promise.
-    awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 },
-    atomic: true,
-  });
+  // Parent folder → the watched names in it (a file inside a watched source folder is covered there).
+  const byParent = new Map<string, Map<string, string>>();
+  for (const f of opts.files) {
+    const abs = path.resolve(f);
+    if (inDir(abs)) continue;
+    const parent = path.dirname(abs);
+    let names = byParent.get(parent);
+    if (!names) byParent.set(parent, (names = new Map()));
+    names.set(path.basename(abs), abs);
+  }
 
   let changed = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let burstStart = 0;
+  let closed = false;
 
   const fire = (): void => {
     timer = null;
@@ -74,29 +75,65 @@ export function watchFiles(opts: WatchOptions): Watching {
     }
   };
 
-  watcher.on('all', (event, p) => {
-    const abs = path.resolve(p);
-    // The parent folders themselves come and go only with their files; their own events say nothing.
-    if (parents.has(abs) && !inDir(abs) && (event === 'addDir' || event === 'unlinkDir')) return;
+  const note = (abs: string): void => {
+    if (closed) return;
     const now = Date.now();
     if (changed.size === 0) burstStart = now;
     changed.add(abs);
     if (timer) clearTimeout(timer);
     timer = now - burstStart >= debounceMs * 5 ? setTimeout(fire, 0) : setTimeout(fire, debounceMs);
-  });
-  watcher.on('error', onError);
+  };
 
-  const ready = new Promise<void>((resolve) => watcher?.once('ready', () => resolve()));
+  const folders: NodeWatcher[] = [];
+  for (const [parent, names] of byParent) {
+    try {
+      const w = fsWatch(parent, { persistent: true }, (_event, name) => {
+        // Without a name (platforms that cannot tell) any watched file here may have changed.
+        if (name === null || name === undefined) for (const abs of names.values()) note(abs);
+        else {
+          const abs = names.get(typeof name === 'string' ? name : String(name));
+          if (abs !== undefined) note(abs);
+        }
+      });
+      // A folder that goes away (or a watch the system drops) ends its watch: say so once.
+      w.on('error', (e) => {
+        onError(e);
+        w.close();
+      });
+      folders.push(w);
+    } catch (e) {
+      // A parent folder that does not exist, or one this process may not watch: nothing to report
+      // from it, and the rest still works.
+      onError(e);
+    }
+  }
+
+  let tree: FSWatcher | null = null;
+  let ready: Promise<void> = Promise.resolve();
+  if (dirs.length > 0) {
+    const t = watch(dirs, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 }, atomic: true });
+    t.on('all', (event, p) => {
+      const abs = path.resolve(p);
+      // A watched folder itself comes and goes with its files; its own events say nothing.
+      if (dirs.includes(abs) && (event === 'addDir' || event === 'unlinkDir')) return;
+      note(abs);
+    });
+    t.on('error', onError);
+    ready = new Promise<void>((resolve) => t.once('ready', () => resolve()));
+    tree = t;
+  }
 
   return {
     ready,
     async close(): Promise<void> {
+      closed = true;
       if (timer) clearTimeout(timer);
       timer = null;
       changed = new Set();
-      const w = watcher;
-      watcher = null;
-      await w?.close();
+      for (const w of folders.splice(0)) w.close();
+      const t = tree;
+      tree = null;
+      await t?.close();
     },
   };
 }

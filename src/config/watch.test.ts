@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, realpath, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -117,6 +117,53 @@ describe('watchFiles', () => {
     const next = r.next();
     await writeFile(cfg, 'a: 1\n');
     assert.deepEqual(await next, [cfg]);
+  });
+
+  it('follows a symlinked config to its target: edits there, and a ConfigMap-style swap of the link', async () => {
+    // Kubernetes mounts a ConfigMap as llmux.yaml -> ..data/llmux.yaml, ..data -> a timestamped
+    // folder, and updates it by swapping ..data with a rename.
+    const v1 = path.join(dir, '..v1');
+    await mkdir(v1);
+    await writeFile(path.join(v1, 'llmux.yaml'), 'a: 1\n');
+    await symlink('..v1', path.join(dir, '..data'));
+    const cfg = path.join(dir, 'llmux.yaml');
+    await symlink(path.join('..data', 'llmux.yaml'), cfg);
+    const r = recorder();
+    w = watchFiles({ files: [cfg], debounceMs: 100, onChange: r.onChange });
+    await w.ready;
+    let next = r.next();
+    await writeFile(path.join(v1, 'llmux.yaml'), 'a: 2\n');
+    assert.deepEqual(await next, [cfg]);
+    // The swap: a new folder, a new link renamed over ..data, the old folder removed.
+    const v2 = path.join(dir, '..v2');
+    await mkdir(v2);
+    await writeFile(path.join(v2, 'llmux.yaml'), 'a: 3\n');
+    await symlink('..v2', path.join(dir, '..data_tmp'));
+    next = r.next();
+    await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    await rm(v1, { recursive: true });
+    assert.deepEqual(await next, [cfg]);
+    await sleep(150);
+    // And the new target is followed in turn.
+    next = r.next();
+    await writeFile(path.join(v2, 'llmux.yaml'), 'a: 4\n');
+    assert.deepEqual(await next, [cfg]);
+  });
+
+  it('says so when a watched file\'s folder is removed', async () => {
+    const sub = path.join(dir, 'conf');
+    await mkdir(sub);
+    const cfg = path.join(sub, 'llmux.yaml');
+    await writeFile(cfg, 'a: 1\n');
+    const errors: unknown[] = [];
+    let seen!: () => void;
+    const reported = new Promise<void>((r) => (seen = r));
+    w = watchFiles({ files: [cfg], debounceMs: 50, onChange: () => {}, onError: (e) => { errors.push(e); seen(); } });
+    await w.ready;
+    await rm(sub, { recursive: true });
+    await Promise.race([reported, sleep(2000)]);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /was removed or moved.*llmux\.yaml/);
   });
 
   it('coalesces a burst of writes into one call', async () => {

@@ -13,10 +13,13 @@
  * folder again and `stat`ing its entries (measured: 240–540 µs of CPU per write of a file beside the
  * config, a quarter of a core for a log written 240 times a second), so the parent folders are
  * watched with `fs.watch` directly: an event for any other name is dropped on its name alone.
- * chokidar still watches source folders (`dirs`), which are walked recursively and change rarely.
+ * Each named file that exists is also watched itself, so that a symlinked config or `.env` (a
+ * Kubernetes ConfigMap, a shared secrets file) is followed to where its content changes; that watch
+ * is set again whenever the file is replaced. chokidar still watches source folders (`dirs`), which
+ * are walked recursively and change rarely.
  */
 import { watch as fsWatch, type FSWatcher as NodeWatcher } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
@@ -30,8 +33,8 @@ export interface WatchOptions {
   debounceMs?: number;
   /** Absolute paths added, changed or removed during the burst, sorted. A throw is passed to onError. */
   onChange(paths: string[]): void | Promise<void>;
-  /** Watcher failures (permissions, too many watches, a watched folder gone) and onChange throws;
-   *  default: ignored. */
+  /** Watcher failures (permissions, too many watches, a watched file's folder removed or moved) and
+   *  onChange throws; default: ignored. Must not throw (a throw is dropped). */
   onError?(err: unknown): void;
 }
 
@@ -44,7 +47,13 @@ export interface Watching {
 
 export function watchFiles(opts: WatchOptions): Watching {
   const debounceMs = opts.debounceMs ?? 200;
-  const onError = opts.onError ?? ((): void => {});
+  const onError = (e: unknown): void => {
+    try {
+      opts.onError?.(e);
+    } catch {
+      // Reporting must not break watching (or leave watches open that nobody can close).
+    }
+  };
   const dirs = [...new Set((opts.dirs ?? []).map((d) => path.resolve(d)))];
   const inDir = (p: string): boolean => dirs.some((d) => p === d || p.startsWith(d + path.sep));
   // Parent folder → the watched names in it (a file inside a watched source folder is covered there).
@@ -84,18 +93,51 @@ export function watchFiles(opts: WatchOptions): Watching {
     timer = now - burstStart >= debounceMs * 5 ? setTimeout(fire, 0) : setTimeout(fire, debounceMs);
   };
 
+  // A watch on each named file itself, which follows a symlink to the file that changes. Set again
+  // when the file is replaced (a rename over it, a ConfigMap's link swapped), or appears; a file that
+  // does not exist has none until then, and its folder's watch sees it appear.
+  const own = new Map<string, NodeWatcher>();
+  const arm = (abs: string): void => {
+    own.get(abs)?.close();
+    own.delete(abs);
+    if (closed) return;
+    try {
+      const w = fsWatch(abs, { persistent: true }, (event) => {
+        note(abs);
+        if (event === 'rename') arm(abs);
+      });
+      w.on('error', () => {
+        w.close();
+        if (own.get(abs) === w) own.delete(abs);
+      });
+      own.set(abs, w);
+    } catch {
+      // Not there (yet), or a dangling link: the folder's watch covers its appearance.
+    }
+  };
+
   const folders: NodeWatcher[] = [];
   for (const [parent, names] of byParent) {
+    const folderName = path.basename(parent);
     try {
-      const w = fsWatch(parent, { persistent: true }, (_event, name) => {
+      const w = fsWatch(parent, { persistent: true }, (event, name) => {
         // Without a name (platforms that cannot tell) any watched file here may have changed.
-        if (name === null || name === undefined) for (const abs of names.values()) note(abs);
-        else {
-          const abs = names.get(typeof name === 'string' ? name : String(name));
-          if (abs !== undefined) note(abs);
+        if (name === null || name === undefined) {
+          for (const abs of names.values()) note(abs);
+          return;
+        }
+        const abs = names.get(name);
+        if (abs !== undefined) {
+          note(abs);
+          if (event === 'rename') arm(abs);
+        } else if (name === folderName) {
+          // The folder's own event (Linux names it so): removed or moved, the watch is dead.
+          stat(parent).catch(() => {
+            if (!closed) onError(new Error(`the folder ${parent} was removed or moved: changes to ${[...names.keys()].join(', ')} are no longer seen until llmux restarts`));
+          });
         }
       });
-      // A folder that goes away (or a watch the system drops) ends its watch: say so once.
+      // Windows reports a watched folder's removal as an error.
       w.on('error', (e) => {
         onError(e);
         w.close();
@@ -105,7 +147,9 @@ export function watchFiles(opts: WatchOptions): Watching {
       // A parent folder that does not exist, or one this process may not watch: nothing to report
       // from it, and the rest still works.
       onError(e);
+      continue;
     }
+    for (const abs of names.values()) arm(abs);
   }
 
   let tree: FSWatcher | null = null;
@@ -131,6 +175,8 @@ export function watchFiles(opts: WatchOptions): Watching {
       timer = null;
       changed = new Set();
       for (const w of folders.splice(0)) w.close();
+      for (const w of own.values()) w.close();
+      own.clear();
       const t = tree;
       tree = null;
       await t?.close();

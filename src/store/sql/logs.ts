@@ -133,7 +133,34 @@ async function deleteInChunks(db: SqlDriver, inner: string, params: SqlParam[]):
   }
 }
 
+/**
+ * Write-ahead-log pages after which SQLite checkpoints while the prune deletes (its default is 1,000).
+ * A checkpoint copies the log into the database file and syncs it, on the event loop, in the
+ * statement that crossed the threshold: 4 MB at a time took about 5 ms, one every few statements of
+ * a large prune. At 100 pages (400 KB) the loop's longest gaps during a 330,000-row prune went from a
+ * run of about 5 ms to one of 4 ms and the rest under 3 (on a copy of a 1.3-million-row log with rows
+ * going in), for about 10 % more time in all. The gateway's own inserts keep the default.
+ */
+const PRUNE_CHECKPOINT_PAGES = 100;
+
 export async function pruneLogs(db: SqlDriver, opts: PruneOptions): Promise<number> {
+  if (db.dialect !== 'sqlite') return pruneSteps(db, opts);
+  const was = await checkpointPages(db);
+  await db.run(`PRAGMA wal_autocheckpoint = ${PRUNE_CHECKPOINT_PAGES}`);
+  try {
+    return await pruneSteps(db, opts);
+  } finally {
+    await db.run(`PRAGMA wal_autocheckpoint = ${was}`);
+  }
+}
+
+/** SQLite's write-ahead-log checkpoint threshold, in pages (1,000 unless set otherwise). */
+export async function checkpointPages(db: SqlDriver): Promise<number> {
+  const v = Number((await db.all('PRAGMA wal_autocheckpoint'))[0]?.['wal_autocheckpoint']);
+  return Number.isInteger(v) && v >= 0 ? v : 1000;
+}
+
+async function pruneSteps(db: SqlDriver, opts: PruneOptions): Promise<number> {
   const now = opts.now ?? Date.now();
   let deleted = 0;
   // No query here walks the whole log: SQLite runs on the event loop, and a walk over a million rows

@@ -100,6 +100,10 @@ export interface GapResult {
   minGapMs: number;
   maxGapMs: number;
   errors: number;
+  /** llmux only: request-log prunes its log reports as finished during this probe (rows deleted, ms into the probe). */
+  prunes?: { rows: number; atMs: number }[];
+  /** llmux only: why the probe did or did not line up with llmux's periodic prune. */
+  pruneNote?: string;
 }
 
 /** Streams whose upstream writes one event every 50 ms: how far apart do they arrive? */

@@ -129,6 +129,11 @@ function probesSection(r: RunReport): string[] {
   lines.push('', '## Inter-chunk timing (upstream writes one event every 50 ms)', '', 'Gaps between consecutive SSE events at the client, after the first content event.', '', '| target | requests | events | mean gap ms | added vs direct ms | min gap ms | max gap ms | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|');
   const gd = r.gaps.find((g) => g.target === 'direct')?.meanGapMs ?? NaN;
   for (const g of r.gaps) lines.push(`| ${g.target} | ${g.n} | ${g.events} | ${ms(g.meanGapMs)} | ${ms(g.meanGapMs - gd)} | ${ms(g.minGapMs)} | ${ms(g.maxGapMs)} | ${g.errors} |`);
+  const gl = r.gaps.find((g) => g.target === 'llmux');
+  if (gl?.pruneNote !== undefined) {
+    const seen = gl.prunes?.length ? gl.prunes.map((p) => `${p.rows.toLocaleString('en-US')} rows, done ${fmt(p.atMs / 1000, 1)} s into the probe`).join('; ') : 'none logged';
+    lines.push('', `llmux's request-log prune: ${gl.pruneNote}. Prunes during the probe: ${seen}.`);
+  }
   return [...lines, ''];
 }
 

@@ -5,7 +5,9 @@
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
  * several connection counts (autocannon, in this process), bodies byte for byte, time to first
  * byte, inter-chunk timing and memory with many open streams. Prints the load tables and writes
- * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write).
+ * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write). In a full
+ * run llmux's inter-chunk probe is lined up with its 10-minute request-log prune (waiting up to
+ * 2 minutes for it), and the report says which prunes fell inside the probe.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import type { ProfileRow } from './profile.ts';
 import { renderLoadTables, renderReport } from './report.ts';
 import type { Memory, RunReport } from './report.ts';
 import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
+import { PRUNE_EVERY_MS } from '../src/boot/jobs.ts';
 import type { Started } from './targets.ts';
 
 interface Options {
@@ -92,6 +95,8 @@ interface World {
   /** Which llmux was measured (commit, snapshot or working tree), and where its files are. */
   tree: string;
   treeDir: string;
+  /** When llmux was started (its request-log prune runs at start-up and every PRUNE_EVERY_MS after). */
+  llmuxSince: number;
 }
 
 async function startWorld(o: Options): Promise<World> {
@@ -106,13 +111,14 @@ async function startWorld(o: Options): Promise<World> {
   log(`upstream on :${up.port} (pid ${up.child.pid}), bare proxy on :${bare.port} (pid ${bare.child.pid})`);
   const profileSince = Date.now();
   const profileDir = o.profile ? resultsPath('prof') : undefined;
+  const llmuxSince = Date.now();
   const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir });
   const notes: string[] = [];
   if (l.error) {
     log(`\n${l.error}\n\nContinuing with direct and bare only.\n`);
     notes.push(l.error.split('\n').slice(0, 6).join(' ⏎ ').slice(0, 600));
   } else log(`llmux on :${l.started?.port} (pid ${l.started?.child.pid}), log in ${resultsPath('llmux.log')}`);
-  return { up, bare, llmux: l.started, targets: targetList(up, bare, l.started), notes, tmp, profileSince, tree, treeDir };
+  return { up, bare, llmux: l.started, targets: targetList(up, bare, l.started), notes, tmp, profileSince, tree, treeDir, llmuxSince };
 }
 
 function idleMemory(w: World): Memory[] {
@@ -123,7 +129,60 @@ async function probes(w: World, o: Options, r: RunReport): Promise<void> {
   log('\ntime to first byte (upstream waits 200 ms) …');
   for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
   log('inter-chunk timing (upstream writes every 50 ms) …');
-  for (const t of w.targets) r.gaps.push(await measureGaps(t, body('bench-gap', true), o.gapN));
+  for (const t of w.targets) {
+    if (t.name !== 'llmux' || o.quick) {
+      r.gaps.push(await measureGaps(t, body('bench-gap', true), o.gapN));
+      continue;
+    }
+    const note = await awaitPrune(w);
+    const from = Date.now();
+    const g = await measureGaps(t, body('bench-gap', true), o.gapN);
+    g.prunes = prunesLogged(resultsPath('llmux.log'), from, Date.now());
+    g.pruneNote = note;
+    log(`  ${note}; prunes during the probe: ${g.prunes.length ? g.prunes.map((p) => `${p.rows} rows at ${(p.atMs / 1000).toFixed(1)} s`).join(', ') : 'none'}`);
+    r.gaps.push(g);
+  }
+}
+
+/** Longest wait for llmux's periodic prune before its inter-chunk probe. */
+const PRUNE_WAIT_MAX_MS = 120_000;
+
+/**
+ * A full run reaches the probes a little before llmux's first periodic request-log prune (10 minutes
+ * after its start, with about a million rows by then). The prune holds the event loop for a few ms
+ * at a time, so llmux's inter-chunk probe is started 3 s before it, to measure it every run instead
+ * of by luck. Says what it did.
+ */
+async function awaitPrune(w: World): Promise<string> {
+  const next = w.llmuxSince + PRUNE_EVERY_MS * Math.ceil((Date.now() - w.llmuxSince) / PRUNE_EVERY_MS);
+  const wait = next - 3000 - Date.now();
+  if (wait > PRUNE_WAIT_MAX_MS) return `llmux's next request-log prune is ${Math.round((next - Date.now()) / 1000)} s away: the probe was not lined up with it`;
+  if (wait > 0) {
+    log(`  waiting ${(wait / 1000).toFixed(0)} s so that llmux's inter-chunk probe spans its periodic request-log prune …`);
+    await new Promise((res) => setTimeout(res, wait));
+  }
+  return wait > 0 ? 'the probe was started 3 s before llmux\'s periodic request-log prune' : 'the probe started within 3 s of llmux\'s periodic request-log prune';
+}
+
+/** The `request log pruned` lines llmux logged between `from` and `to` (epoch ms). */
+function prunesLogged(file: string, from: number, to: number): { rows: number; atMs: number }[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: { rows: number; atMs: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"request log pruned"')) continue;
+    try {
+      const e = JSON.parse(line) as { time?: number; rows?: number };
+      if (typeof e.time === 'number' && e.time >= from && e.time <= to) out.push({ rows: e.rows ?? 0, atMs: e.time - from });
+    } catch {
+      // not a JSON line
+    }
+  }
+  return out;
 }
 
 /** Before the load runs, so that the RSS with many streams is not inflated by their heap growth. */

@@ -21,6 +21,9 @@ export interface JobDeps {
   pruneMs?: number;
 }
 
+/** How often the request log is pruned to its retention (and once at start-up). */
+export const PRUNE_EVERY_MS = 600_000;
+
 export function startJobs(d: JobDeps): { stop(): void } {
   let version = -1;
   let busy = false;
@@ -54,7 +57,7 @@ export function startJobs(d: JobDeps): { stop(): void } {
   void poll();
   void prune();
   const t1 = setInterval(() => void poll(), d.pollMs ?? 1000);
-  const t2 = setInterval(() => void prune(), d.pruneMs ?? 600_000);
+  const t2 = setInterval(() => void prune(), d.pruneMs ?? PRUNE_EVERY_MS);
   t1.unref();
   t2.unref();
   return {

@@ -162,6 +162,8 @@ describe('watchFiles', () => {
     await w.ready;
     await rm(sub, { recursive: true });
     await Promise.race([reported, sleep(2000)]);
+    // Linux may name the folder's own event twice (deleted, then the watch dropped): said once.
+    await sleep(100);
     assert.equal(errors.length, 1);
     assert.match(String(errors[0]), /was removed or moved.*llmux\.yaml/);
   });

@@ -119,6 +119,7 @@ export function watchFiles(opts: WatchOptions): Watching {
   const folders: NodeWatcher[] = [];
   for (const [parent, names] of byParent) {
     const folderName = path.basename(parent);
+    let gone = false;
     try {
       const w = fsWatch(parent, { persistent: true }, (event, name) => {
         // Without a name (platforms that cannot tell) any watched file here may have changed.
@@ -131,9 +132,12 @@ export function watchFiles(opts: WatchOptions): Watching {
           note(abs);
           if (event === 'rename') arm(abs);
         } else if (name === folderName) {
-          // The folder's own event (Linux names it so): removed or moved, the watch is dead.
+          // The folder's own event (Linux names it so, once or twice): removed or moved, the watch
+          // is dead. Said once.
           stat(parent).catch(() => {
-            if (!closed) onError(new Error(`the folder ${parent} was removed or moved: changes to ${[...names.keys()].join(', ')} are no longer seen until llmux restarts`));
+            if (closed || gone) return;
+            gone = true;
+            onError(new Error(`the folder ${parent} was removed or moved: changes to ${[...names.keys()].join(', ')} are no longer seen until llmux restarts`));
           });
         }
       });

@@ -44,12 +44,18 @@ describe('watchFiles', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('reports a change to a watched file within 2 s', async () => {
+  /** `llmux.yaml` in the test folder with `text`, watched with `others` beside it; its recorder. */
+  async function watchedConfig(text: string, debounceMs: number, others: string[] = []): Promise<{ cfg: string; r: ReturnType<typeof recorder> }> {
     const cfg = path.join(dir, 'llmux.yaml');
-    await writeFile(cfg, 'server: {}\n');
+    await writeFile(cfg, text);
     const r = recorder();
-    w = watchFiles({ files: [cfg], debounceMs: 100, onChange: r.onChange });
+    w = watchFiles({ files: [cfg, ...others], debounceMs, onChange: r.onChange });
     await w.ready;
+    return { cfg, r };
+  }
+
+  it('reports a change to a watched file within 2 s', async () => {
+    const { cfg, r } = await watchedConfig('server: {}\n', 100);
     const started = Date.now();
     const next = r.next();
     await writeFile(cfg, 'server: { port: 9000 }\n');
@@ -75,11 +81,7 @@ describe('watchFiles', () => {
   });
 
   it('reports a save that renames a new file over the watched one (editors\' atomic save)', async () => {
-    const cfg = path.join(dir, 'llmux.yaml');
-    await writeFile(cfg, 'a: 1\n');
-    const r = recorder();
-    w = watchFiles({ files: [cfg], debounceMs: 100, onChange: r.onChange });
-    await w.ready;
+    const { cfg, r } = await watchedConfig('a: 1\n', 100);
     const next = r.next();
     const tmp = path.join(dir, '.llmux.yaml.swp');
     await writeFile(tmp, 'a: 2\n');
@@ -92,11 +94,7 @@ describe('watchFiles', () => {
   });
 
   it('drops the events of other files in the folder on their names: a busy log beside the config reports nothing', async () => {
-    const cfg = path.join(dir, 'llmux.yaml');
-    await writeFile(cfg, 'a: 1\n');
-    const r = recorder();
-    w = watchFiles({ files: [cfg, path.join(dir, '.env')], debounceMs: 50, onChange: r.onChange });
-    await w.ready;
+    const { cfg, r } = await watchedConfig('a: 1\n', 50, [path.join(dir, '.env')]);
     const log = path.join(dir, 'llmux.log');
     for (let i = 0; i < 50; i++) await appendFile(log, `line ${i}\n`);
     await sleep(200);

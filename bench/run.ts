@@ -6,11 +6,12 @@
  * several connection counts (autocannon, in this process), bodies byte for byte, time to first
  * byte, inter-chunk timing and memory with many open streams. Prints the load tables and writes
  * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write). In a full
- * run llmux's inter-chunk probe is lined up with its 10-minute request-log prune (waiting up to
- * 2 minutes for it), and the report says which prunes fell inside the probe.
+ * run that reaches it before the 10-minute mark, llmux's inter-chunk probe is lined up with its
+ * request-log prune (waiting up to 2 minutes for it), and the report says which prunes llmux logged
+ * during the probe.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
@@ -137,7 +138,10 @@ async function probes(w: World, o: Options, r: RunReport): Promise<void> {
     const note = await awaitPrune(w);
     const from = Date.now();
     const g = await measureGaps(t, body('bench-gap', true), o.gapN);
-    g.prunes = prunesLogged(resultsPath('llmux.log'), from, Date.now());
+    const to = Date.now();
+    // llmux writes its log in batches (64 KB or 1 s): wait for the batch that holds the probe's end.
+    await new Promise((res) => setTimeout(res, 1500));
+    g.prunes = prunesLogged(resultsPath('llmux.log'), from, to);
     g.pruneNote = note;
     log(`  ${note}; prunes during the probe: ${g.prunes.length ? g.prunes.map((p) => `${p.rows} rows at ${(p.atMs / 1000).toFixed(1)} s`).join(', ') : 'none'}`);
     r.gaps.push(g);
@@ -146,29 +150,53 @@ async function probes(w: World, o: Options, r: RunReport): Promise<void> {
 
 /** Longest wait for llmux's periodic prune before its inter-chunk probe. */
 const PRUNE_WAIT_MAX_MS = 120_000;
+/**
+ * How long before llmux's prune its inter-chunk probe starts. The probe takes about 5.3 s (5 streams
+ * of 21 events 50 ms apart), the prune of a bench's log 1–2 s, and llmux starts its prune timer up
+ * to about a second after the bench started it: a prune that starts 1.5–2.5 s into the probe ends
+ * inside it, where the report can see it.
+ */
+const PRUNE_LEAD_MS = 1500;
 
 /**
  * A full run reaches the probes a little before llmux's first periodic request-log prune (10 minutes
  * after its start, with about a million rows by then). The prune holds the event loop for a few ms
- * at a time, so llmux's inter-chunk probe is started 3 s before it, to measure it every run instead
- * of by luck. Says what it did.
+ * at a time, so llmux's inter-chunk probe is started just before it, to measure it in every full run
+ * that gets there in time (one that needed many noisy cells measured again may not). Says what it did.
  */
 async function awaitPrune(w: World): Promise<string> {
-  const next = w.llmuxSince + PRUNE_EVERY_MS * Math.ceil((Date.now() - w.llmuxSince) / PRUNE_EVERY_MS);
-  const wait = next - 3000 - Date.now();
-  if (wait > PRUNE_WAIT_MAX_MS) return `llmux's next request-log prune is ${Math.round((next - Date.now()) / 1000)} s away: the probe was not lined up with it`;
+  // A prune due less than the lead ago may not have started yet (llmux starts its timer a little
+  // after `llmuxSince`): it counts as the next one.
+  const elapsed = Date.now() - w.llmuxSince;
+  const next = w.llmuxSince + PRUNE_EVERY_MS * Math.max(1, Math.ceil((elapsed - PRUNE_LEAD_MS) / PRUNE_EVERY_MS));
+  const wait = next - PRUNE_LEAD_MS - Date.now();
+  if (wait > PRUNE_WAIT_MAX_MS) return `llmux's next request-log prune was ${Math.round((next - Date.now()) / 1000)} s away: the probe was not lined up with it`;
   if (wait > 0) {
     log(`  waiting ${(wait / 1000).toFixed(0)} s so that llmux's inter-chunk probe spans its periodic request-log prune …`);
     await new Promise((res) => setTimeout(res, wait));
+    return `the probe was started ${PRUNE_LEAD_MS / 1000} s before llmux's periodic request-log prune`;
   }
-  return wait > 0 ? 'the probe was started 3 s before llmux\'s periodic request-log prune' : 'the probe started within 3 s of llmux\'s periodic request-log prune';
+  const ahead = (next - Date.now()) / 1000;
+  return ahead >= 0
+    ? `the probe started ${ahead.toFixed(1)} s before llmux's periodic request-log prune was due`
+    : `the probe started ${(-ahead).toFixed(1)} s after llmux's periodic request-log prune was due (it may have begun already)`;
 }
 
-/** The `request log pruned` lines llmux logged between `from` and `to` (epoch ms). */
+/** The `request log pruned` lines llmux logged between `from` and `to` (epoch ms), from the log's last 4 MB. */
 function prunesLogged(file: string, from: number, to: number): { rows: number; atMs: number }[] {
+  // The whole log of a full run is a few hundred MB (one line a request): only its end is read.
   let text = '';
   try {
-    text = readFileSync(file, 'utf8');
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, 4 * 2 ** 20);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return [];
   }

@@ -45,13 +45,19 @@ export function startJobs(d: JobDeps): { stop(): void } {
       busy = false;
     }
   };
+  let pruning = false;
   const prune = async (): Promise<void> => {
+    // A prune that outlasts the interval is not joined by the next one.
+    if (pruning) return;
+    pruning = true;
     const r = d.snaps.current.config.retention;
     try {
       const n = await d.store.pruneLogs({ days: r.days, maxRows: r.maxRows, now: d.clock.now() });
       if (n > 0) d.log.info({ rows: n }, 'request log pruned');
     } catch (e) {
       d.log.warn({ err: e }, 'could not prune the request log');
+    } finally {
+      pruning = false;
     }
   };
   void poll();

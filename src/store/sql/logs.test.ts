@@ -54,6 +54,16 @@ test('the SQLite prune checkpoints every 100 pages while it deletes, and restore
     assert.equal(rec.seen.at(-1), 'PRAGMA wal_autocheckpoint = 777');
     assert.equal(await checkpointPages(db), 777);
 
+    // Two prunes at once on the same connection: the threshold still comes back.
+    await insertLogs(db, Array.from({ length: 600 }, (_, i) => row(2000 + i, now + i)));
+    const first = pruneLogs(db, { maxRows: 100, now });
+    // The second starts once the first has lowered the threshold (it must not "restore" 100).
+    for (let i = 0; i < 1000 && (await checkpointPages(db)) !== 100; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(await checkpointPages(db), 100);
+    const both = await Promise.all([first, pruneLogs(db, { maxRows: 100, now })]);
+    assert.equal(both[0] + both[1], 600);
+    assert.equal(await checkpointPages(db), 777);
+
     rec.failDeletes = true;
     await insertLogs(db, Array.from({ length: 300 }, (_, i) => row(1000 + i, now + i)));
     await assert.rejects(pruneLogs(rec.db, { maxRows: 100, now }), /disk I\/O error/);

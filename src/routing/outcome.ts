@@ -9,17 +9,22 @@ import { completionToEvents } from '../dialects/openai/assemble.ts';
 import type { AttemptFailure, CheckedBody } from './attempt.ts';
 import type { RequestContext } from './context.ts';
 import type { Endpoint, Plan } from './planner.ts';
-import { llmuxHeaders, sseHeaders, writeError, writeJson } from './response.ts';
+import { answerHead, llmuxHeaders, sseHead, writeError } from './response.ts';
 
 export function writeChecked(ctx: RequestContext, ep: Endpoint, checked: CheckedBody, raw: Buffer, upstreamMs: number): void {
-  const h = llmuxHeaders(ctx, ep, upstreamMs);
+  const res = ctx.res;
   if (ctx.stream) {
-    if (ctx.res.destroyed) return;
-    ctx.res.writeHead(200, { ...sseHeaders, ...h });
-    ctx.res.end(completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage));
+    if (res.destroyed) return;
+    const events = completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage);
+    res.writeHead(200, answerHead(ctx, ep, upstreamMs, [...sseHead, 'content-length', String(Buffer.byteLength(events))]));
+    res.end(events);
     return;
   }
-  writeJson(ctx, 200, h, checked.rewritten ?? raw);
+  if (res.headersSent || res.destroyed) return;
+  const body = checked.rewritten ?? raw;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.writeHead(200, answerHead(ctx, ep, upstreamMs, ['content-type', 'application/json', 'content-length', String(length)]));
+  res.end(body);
 }
 
 /** A `caller` error from the upstream goes back as it was sent (SPEC §5). */

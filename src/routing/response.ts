@@ -25,11 +25,26 @@ export function llmuxHeaders(ctx: RequestContext, ep: Endpoint | null, upstreamM
   return h;
 }
 
-export const sseHeaders: OutgoingHttpHeaders = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache',
-  'x-accel-buffering': 'no',
-};
+/**
+ * The head of a successful answer as node's flat `[name, value, …]` list: the same headers as
+ * `llmuxHeaders` after `first`, which node writes without walking an object's keys (a `for…in` and
+ * an own-property check per header on every answer). `ep` is the endpoint that answered.
+ */
+export function answerHead(ctx: RequestContext, ep: Endpoint, upstreamMs: number, first: readonly string[]): string[] {
+  const total = performance.now() - ctx.t0;
+  return [
+    ...first,
+    'x-llmux-request-id', ctx.id,
+    'x-request-id', ctx.id,
+    'x-llmux-attempts', String(ctx.attempts.length + 1),
+    'server-timing', `gateway;dur=${Math.max(0, total - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`,
+    'x-llmux-provider', ep.provider.id,
+    'x-llmux-model', ep.model,
+  ];
+}
+
+/** The first headers of a streamed answer (`answerHead`). */
+export const sseHead: readonly string[] = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'x-accel-buffering', 'no'];
 
 export function writeJson(ctx: RequestContext, status: number, headers: OutgoingHttpHeaders, body: string | Buffer): void {
   const res = ctx.res;

@@ -70,6 +70,28 @@ test('a one-chunk answer is relayed byte for byte', bounded, async () => {
   assert.equal(await res.text(), body);
 });
 
+test('a one-chunk answer goes out with its length (no chunked framing); a streamed one is chunked', bounded, async () => {
+  const usage = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'mock-small', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } };
+  const events = [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hi' }), chunk({}, 'stop')];
+  a.enqueue({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse([...events, usage, '[DONE]']) });
+  const post = (body: object) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'r', messages: msgs, stream: true, ...body }) });
+  // The caller did not ask for usage: the usage chunk is dropped, and the length is of what is sent.
+  const one = await post({});
+  const text = await one.text();
+  assert.equal(text, sse([...events, '[DONE]']));
+  assert.equal(one.headers.get('content-length'), String(Buffer.byteLength(text)));
+  assert.equal(one.headers.get('transfer-encoding'), null);
+  assert.equal(one.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  assert.equal(one.headers.get('x-llmux-provider'), 'a');
+  assert.equal(one.headers.get('x-llmux-attempts'), '1');
+  assert.match(one.headers.get('server-timing') ?? '', /^gateway;dur=[\d.]+, upstream;dur=[\d.]+$/);
+  a.enqueue({ text: 'one two three', eventDelayMs: 20 });
+  const streamed = await post({});
+  assert.equal(streamed.headers.get('content-length'), null);
+  assert.equal(streamed.headers.get('transfer-encoding'), 'chunked');
+  assert.ok((await streamed.text()).endsWith('data: [DONE]\n\n'));
+});
+
 test('a one-chunk stream with [DONE] and no content still fails over', bounded, async () => {
   a.enqueue({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: sse([chunk({ role: 'assistant', content: '' }), '[DONE]']) });
   const r = await streamText();

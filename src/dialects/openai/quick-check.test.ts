@@ -75,3 +75,15 @@ test('quick check: a nested "usage" before the answer\'s own is left to the full
   assert.equal(q(nested), null);
 });
 
+
+test('quick check: names are whole JSON strings, as a parse sees them', () => {
+  // A text ending in an escaped quote and the name is not the key; the real keys are still found.
+  assert.deepEqual(q({ ...ok, id: 'x"usage' }), { usage: { promptTokens: 11, completionTokens: 7 } });
+  assert.deepEqual(q({ name: 'x"choices', ...ok }), { usage: { promptTokens: 11, completionTokens: 7 } });
+  assert.deepEqual(q({ ...ok, id: 'x"error' }), { usage: { promptTokens: 11, completionTokens: 7 } });
+  // "error" as a whole string, key or value, at any depth, leaves the body to the parse.
+  assert.equal(q({ ...ok, object: 'error' }), null);
+  assert.equal(q({ ...ok, choices: [{ ...ok.choices[0], finish_reason: 'error' }] }), null);
+  // Escaped quotes and backslashes inside texts do not end them early.
+  assert.deepEqual(q({ ...ok, choices: [{ index: 0, message: { role: 'assistant', content: 'a \\" b \\\\" c "} ]' }, finish_reason: 'stop' }] }), { usage: { promptTokens: 11, completionTokens: 7 } });
+});

@@ -10,6 +10,11 @@
  * - the list key (`"choices"`, or `"data"` for embeddings), at the top level, holds a non-empty array;
  * - the first `"usage"`, when present, is the object's own, and its counts are read in place.
  *
+ * Keys and `"error"` are recognised as whole JSON strings, as a parse would see them: a text that
+ * ends in an escaped quote followed by the name (`"x\"usage"`) is not the key. On a body that is not
+ * JSON (unbalanced quotes, mismatched bracket kinds) the answer may differ from a parse's; the
+ * upstream's framing has already delivered the whole body, and the client gets it as it came.
+ *
  * The body is read as a latin1 string (one character per byte: JSON's structure is ASCII, and no byte
  * of a multi-byte UTF-8 character is a quote, a backslash or a bracket), because V8 searches a string
  * natively from JavaScript: one pass jumps from quote to quote with `String#indexOf` and looks at the

@@ -9,32 +9,22 @@ import { completionToEvents } from '../dialects/openai/assemble.ts';
 import type { AttemptFailure, CheckedBody } from './attempt.ts';
 import type { RequestContext } from './context.ts';
 import type { Endpoint, Plan } from './planner.ts';
-import { answerHead, llmuxHeaders, sseHead, writeError } from './response.ts';
+import { llmuxHead, sseHead, writeError, writeJson } from './response.ts';
 
 export function writeChecked(ctx: RequestContext, ep: Endpoint, checked: CheckedBody, raw: Buffer, upstreamMs: number): void {
+  if (!ctx.stream) return writeJson(ctx, 200, llmuxHead(ctx, ep, upstreamMs, true), checked.rewritten ?? raw);
   const res = ctx.res;
-  if (ctx.stream) {
-    if (res.destroyed) return;
-    const events = completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage);
-    res.writeHead(200, answerHead(ctx, ep, upstreamMs, [...sseHead, 'content-length', String(Buffer.byteLength(events))]));
-    res.end(events);
-    return;
-  }
-  if (res.headersSent || res.destroyed) return;
-  const body = checked.rewritten ?? raw;
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  res.writeHead(200, answerHead(ctx, ep, upstreamMs, ['content-type', 'application/json', 'content-length', String(length)]));
-  res.end(body);
+  if (res.destroyed) return;
+  const events = completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage);
+  res.writeHead(200, llmuxHead(ctx, ep, upstreamMs, true, [...sseHead, 'content-length', String(Buffer.byteLength(events))]));
+  res.end(events);
 }
 
 /** A `caller` error from the upstream goes back as it was sent (SPEC §5). */
 export function writePassthrough(ctx: RequestContext, ep: Endpoint, f: AttemptFailure, upstreamMs: number): void {
   const pt = f.passthrough!;
-  const h = llmuxHeaders(ctx, ep, upstreamMs, false);
-  h['x-should-retry'] = 'false';
-  h['content-type'] = pt.contentType.includes('json') ? pt.contentType : 'application/json';
   if (ctx.res.headersSent || ctx.res.destroyed) return;
-  h['content-length'] = pt.body.length;
+  const h = llmuxHead(ctx, ep, upstreamMs, false, ['x-should-retry', 'false', 'content-type', pt.contentType.includes('json') ? pt.contentType : 'application/json', 'content-length', String(pt.body.length)]);
   ctx.res.writeHead(pt.status, h);
   ctx.res.end(pt.body);
 }

@@ -16,7 +16,7 @@ import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } 
 import { abortKind, type Abortable, type RequestContext } from './context.ts';
 import type { UpstreamStream } from '../upstream/client.ts';
 import type { Endpoint } from './planner.ts';
-import { answerHead, sseHead } from './response.ts';
+import { llmuxHead, sseHead } from './response.ts';
 
 /** Most bytes held back before the first content event; past it the stream is committed anyway. */
 const maxPreamble = 1024 * 1024;
@@ -148,7 +148,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       // The whole answer is here ([DONE] included): its length is known, so it goes out in one write
       // without chunked framing, as an upstream that sent it in one piece would have sent it.
       const head = end ? [...sseHead, 'content-length', String(st.heldBytes)] : sseHead;
-      res.writeHead(200, answerHead(ctx, ep, performance.now() - tSend, head));
+      res.writeHead(200, llmuxHead(ctx, ep, performance.now() - tSend, true, head));
       write(st.held, end);
       st.held = [];
     }

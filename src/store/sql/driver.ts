@@ -30,10 +30,14 @@ export interface SqlDriver extends SqlQueries {
   close(): Promise<void>;
 }
 
-/** Column types that differ between the dialects; migrations write them as `{{name}}`. */
+/**
+ * Column types that differ between the dialects; migrations write them as `{{name}}`. `{{sqlite_only}}`
+ * in front of a statement keeps it for SQLite and makes it a comment for Postgres (physical design
+ * only, such as an index one database reads through and the other never does).
+ */
 export const dialectTokens: Record<SqlDriver['dialect'], Record<string, string>> = {
-  sqlite: { serial_pk: 'INTEGER PRIMARY KEY AUTOINCREMENT', double: 'REAL' },
-  postgres: { serial_pk: 'BIGSERIAL PRIMARY KEY', double: 'DOUBLE PRECISION' },
+  sqlite: { serial_pk: 'INTEGER PRIMARY KEY AUTOINCREMENT', double: 'REAL', sqlite_only: '' },
+  postgres: { serial_pk: 'BIGSERIAL PRIMARY KEY', double: 'DOUBLE PRECISION', sqlite_only: '-- ' },
 };
 
 /**

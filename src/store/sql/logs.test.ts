@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { openSqliteDriver } from '../sqlite/driver.ts';
 import type { RequestLogRow } from '../types.ts';
 import type { SqlDriver } from './driver.ts';
-import { checkpointPages, insertLogs, pruneLogs } from './logs.ts';
-import { migrate } from './migrate.ts';
+import { checkpointPages, insertLogs, pruneLogs, queryLogs } from './logs.ts';
+import { loadMigrations, migrate, renderMigration } from './migrate.ts';
 
 const row = (i: number, ts: number): RequestLogRow => ({
   id: `req-${i}`, ts, principal: null, route: 'r', model: 'm', upstreamModel: 'm', provider: 'p', endpoint: 'p#0:m', status: 200,
@@ -32,7 +32,15 @@ function recording(db: SqlDriver): { db: SqlDriver; seen: string[]; failDeletes:
         if (rec.failDeletes && sql.startsWith('DELETE')) throw new Error('disk I/O error');
         return db.run(sql, params);
       },
-      tx: (fn) => db.tx(fn),
+      // Statements inside a transaction are recorded too.
+      tx: (fn) => db.tx((q) => fn({
+        exec: (sql) => q.exec(sql),
+        all: (sql, params) => q.all(sql, params),
+        run: (sql, params) => {
+          rec.seen.push(sql);
+          return q.run(sql, params);
+        },
+      })),
       close: () => db.close(),
     },
   };
@@ -68,6 +76,61 @@ test('the SQLite prune checkpoints every 100 pages while it deletes, and restore
     await insertLogs(db, Array.from({ length: 300 }, (_, i) => row(1000 + i, now + i)));
     await assert.rejects(pruneLogs(rec.db, { maxRows: 100, now }), /disk I\/O error/);
     assert.equal(await checkpointPages(db), 777);
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite inserts the log in 50-row statements whose text is made once per size, every column in place', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-insert-'));
+  const db = await openSqliteDriver(path.join(dir, 'log.db'));
+  try {
+    await migrate(db, Date.now());
+    const rec = recording(db);
+    const now = 1_800_000_000_000;
+    const odd: RequestLogRow = {
+      id: 'odd', ts: now, principal: 'k', route: 'r', model: 'm', upstreamModel: 'u', provider: 'p', endpoint: 'p#1:u', status: 502,
+      failureClass: 'transient', attempts: 3, latencyMs: 12.6, ttftMs: 3.4, promptTokens: null, completionTokens: 7, stream: true, error: 'upstream 502',
+    };
+    // 120 rows: two statements of 50 and one of 20, in one transaction.
+    await insertLogs(rec.db, [...Array.from({ length: 119 }, (_, i) => row(i, now + i)), odd]);
+    await insertLogs(rec.db, Array.from({ length: 50 }, (_, i) => row(500 + i, now + 500 + i)));
+    const inserts = rec.seen.filter((s) => s.startsWith('INSERT'));
+    assert.equal(inserts.length, 4);
+    assert.equal(inserts[0]!.match(/\(\?/g)?.length, 50);
+    assert.equal(inserts[2]!.match(/\(\?/g)?.length, 20);
+    // The same string each time (the driver's statement cache is keyed by it), not an equal copy.
+    assert.ok(Object.is(inserts[0], inserts[1]) && Object.is(inserts[0], inserts[3]));
+    const got = await db.all('SELECT * FROM request_log WHERE id = ?', ['odd']);
+    assert.deepEqual({ ...got[0], seq: undefined }, {
+      seq: undefined, id: 'odd', ts: now, principal: 'k', route: 'r', model: 'm', upstream_model: 'u', provider: 'p', endpoint: 'p#1:u', status: 502,
+      failure_class: 'transient', attempts: 3, latency_ms: 13, ttft_ms: 3, prompt_tokens: null, completion_tokens: 7, stream: 1, error: 'upstream 502',
+    });
+    assert.equal((await db.all('SELECT COUNT(*) AS n FROM request_log'))[0]!['n'], 170);
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite drops the (provider, ts) index of the log; Postgres keeps it, and a provider filter still reads newest first', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'llmux-index-'));
+  const db = await openSqliteDriver(path.join(dir, 'log.db'));
+  try {
+    assert.deepEqual(await migrate(db, Date.now()), [1, 2]);
+    const indexes = (await db.all("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'request_log'")).map((r) => r['name']);
+    assert.deepEqual(indexes, ['request_log_ts']);
+    const sql = (await loadMigrations()).find((m) => m.version === 2)!.sql;
+    const pg = renderMigration(sql, 'postgres');
+    assert.ok(pg.split('\n').every((l) => l.trim() === '' || l.startsWith('--')), pg);
+    assert.match(renderMigration(sql, 'sqlite'), /^DROP INDEX IF EXISTS request_log_provider_ts;$/m);
+    // More rows than one read window (5,000 of the ts index), two providers interleaved.
+    const now = 1_800_000_000_000;
+    await insertLogs(db, Array.from({ length: 12_000 }, (_, i) => ({ ...row(i, now + i), provider: i % 3 === 0 ? 'rare' : 'p' })));
+    const rare = await queryLogs(db, { provider: 'rare', limit: 1000 });
+    assert.equal(rare.length, 1000);
+    assert.ok(rare.every((r, i) => r.provider === 'rare' && r.ts === now + 11_997 - 3 * i));
   } finally {
     await db.close();
     await rm(dir, { recursive: true, force: true });

@@ -40,12 +40,25 @@ export const logColumns = [
   'failure_class', 'attempts', 'latency_ms', 'ttft_ms', 'prompt_tokens', 'completion_tokens', 'stream', 'error',
 ] as const;
 
-export function logToParams(r: RequestLogRow): SqlParam[] {
-  return [
-    r.id, r.ts, r.principal, r.route, r.model, r.upstreamModel, r.provider, r.endpoint, r.status,
-    r.failureClass, r.attempts, Math.round(r.latencyMs), r.ttftMs === null ? null : Math.round(r.ttftMs),
-    r.promptTokens, r.completionTokens, r.stream ? 1 : 0, r.error,
-  ];
+/** A row's parameters, in `logColumns` order, written into `out` from index `at` (one flat list for a multi-row insert, no array per row). */
+export function logParamsInto(r: RequestLogRow, out: SqlParam[], at: number): void {
+  out[at] = r.id;
+  out[at + 1] = r.ts;
+  out[at + 2] = r.principal;
+  out[at + 3] = r.route;
+  out[at + 4] = r.model;
+  out[at + 5] = r.upstreamModel;
+  out[at + 6] = r.provider;
+  out[at + 7] = r.endpoint;
+  out[at + 8] = r.status;
+  out[at + 9] = r.failureClass;
+  out[at + 10] = r.attempts;
+  out[at + 11] = Math.round(r.latencyMs);
+  out[at + 12] = r.ttftMs === null ? null : Math.round(r.ttftMs);
+  out[at + 13] = r.promptTokens;
+  out[at + 14] = r.completionTokens;
+  out[at + 15] = r.stream ? 1 : 0;
+  out[at + 16] = r.error;
 }
 
 export function logFromRow(r: SqlRow): RequestLogRow {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { openSqliteDriver } from '../sqlite/driver.ts';
 import type { RequestLogRow } from '../types.ts';
 import type { SqlDriver } from './driver.ts';
-import { checkpointPages, insertLogs, pruneLogs, queryLogs } from './logs.ts';
+import { checkpointPages, insertLogs, LATENCY_SAMPLE, pruneLogs, queryLogs } from './logs.ts';
 import { loadMigrations, migrate, renderMigration } from './migrate.ts';
 
 const row = (i: number, ts: number): RequestLogRow => ({
@@ -125,9 +125,17 @@ test('SQLite drops the (provider, ts) index of the log; Postgres keeps it, and a
     const pg = renderMigration(sql, 'postgres');
     assert.ok(pg.split('\n').every((l) => l.trim() === '' || l.startsWith('--')), pg);
     assert.match(renderMigration(sql, 'sqlite'), /^DROP INDEX IF EXISTS request_log_provider_ts;$/m);
+    // The token comments out one line on Postgres: anywhere but in front of a one-line statement it is refused.
+    for (const bad of ['{{sqlite_only}}CREATE INDEX a\n  ON t (a);', '{{sqlite_only}}DROP INDEX x; DROP INDEX y;', 'CREATE TABLE u (a INT, {{sqlite_only}}b INT);']) {
+      assert.throws(() => renderMigration(bad, 'sqlite'), /sqlite_only/, bad);
+    }
     // More rows than one read window (5,000 of the ts index), two providers interleaved.
     const now = 1_800_000_000_000;
     await insertLogs(db, Array.from({ length: 12_000 }, (_, i) => ({ ...row(i, now + i), provider: i % 3 === 0 ? 'rare' : 'p' })));
+    // The statistics' latency sample reads the ts index, not the whole log by its key.
+    const plan = (await db.all(`EXPLAIN QUERY PLAN ${LATENCY_SAMPLE}`, [now, 5000])).map((r) => String(r['detail'])).join(' | ');
+    assert.match(plan, /USING (COVERING )?INDEX request_log_ts \(ts>\?\)/, plan);
+    assert.doesNotMatch(plan, /SCAN|TEMP B-TREE/, plan);
     const rare = await queryLogs(db, { provider: 'rare', limit: 1000 });
     assert.equal(rare.length, 1000);
     assert.ok(rare.every((r, i) => r.provider === 'rare' && r.ts === now + 11_997 - 3 * i));

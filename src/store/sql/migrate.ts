@@ -30,8 +30,19 @@ export async function loadMigrations(): Promise<Migration[]> {
   return out;
 }
 
-/** Replace `{{token}}`s; an unknown token is a bug in the migration, so fail loudly. */
+/**
+ * `{{sqlite_only}}` turns the rest of its line into a comment on Postgres, so it may only start a line
+ * that holds one whole statement: anywhere else it would cut a statement in two, or hide the next one.
+ */
+const sqliteOnlyLine = /^\{\{sqlite_only\}\}[^;\n]*;[ \t]*$/;
+
+/** Replace `{{token}}`s; an unknown token, or `{{sqlite_only}}` out of place, is a bug in the migration, so fail loudly. */
 export function renderMigration(sql: string, dialect: SqlDriver['dialect']): string {
+  for (const line of sql.split('\n')) {
+    if (line.includes('{{sqlite_only}}') && !sqliteOnlyLine.test(line)) {
+      throw new Error(`migration uses {{sqlite_only}} outside the start of a one-line statement: ${line.trim()}`);
+    }
+  }
   const tokens = dialectTokens[dialect];
   return sql.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
     const v = tokens[name];

@@ -13,7 +13,7 @@
  * `--hold N` first holds N slow streams open through each target and lets them go, as the load
  * bench's open-streams probe does before its load runs, to count what a target costs after that.
  *
- * Needs valgrind (`apt-get install valgrind`); about 1.5 minutes per target and mode. Writes
+ * Needs valgrind (`apt-get install valgrind`); 1.5–5 minutes per target and mode (llmux, and more counted requests, take longer). Writes
  * bench/results/instructions.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';

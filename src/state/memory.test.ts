@@ -111,3 +111,25 @@ test('memory rate windows: another window length starts the key afresh; sweep dr
     await s.close();
   }
 });
+
+test('a closed memory state refuses every limiter operation, also one given its own time (the limiter passes the request\'s)', async () => {
+  const s = new MemoryState({ clock: { now: () => 1_000_000 }, sweepMs: 3_600_000 });
+  const now = 1_000_000;
+  assert.equal(s.immediate.rate.acquire('rpm:k', { limit: 10, windowMs: 60_000, now }).ok, true);
+  await s.close();
+  const closed = /the memory state is closed/;
+  const calls: Array<[string, () => unknown]> = [
+    ['rate.acquire', () => s.immediate.rate.acquire('rpm:k', { limit: 10, windowMs: 60_000, now })],
+    ['rate.peek', () => s.immediate.rate.peek('rpm:k', 60_000, now)],
+    ['rate.add', () => s.immediate.rate.add('tpm:k', 5, 60_000, now)],
+    ['day.acquire', () => s.immediate.day.acquire('rpd:k', { day: '2026-12-05', limit: 10 })],
+    ['day.add', () => s.immediate.day.add('tpd:k', '2026-12-05', 5)],
+    ['day.get', () => s.immediate.day.get('tpd:k', '2026-12-05')],
+    ['inflight.acquire', () => s.immediate.inflight.acquire('conc:k', 2, 60_000)],
+    ['inflight.count', () => s.immediate.inflight.count('conc:k')],
+  ];
+  for (const [name, call] of calls) assert.throws(call, closed, name);
+  // The promise interface rejects instead of throwing.
+  await assert.rejects(s.rate.acquire('rpm:k', { limit: 10, windowMs: 60_000, now }), closed);
+  await assert.rejects(s.inflight.release('conc:k', 'lease'), closed);
+});

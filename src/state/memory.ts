@@ -68,20 +68,22 @@ export class MemoryState implements State {
   constructor(opts: MemoryStateOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
     this.breakers = new BreakerTable(() => this.#now());
+    // Every operation refuses once the state is closed, also one given its own `now` (the limiter
+    // passes the request's time, so `#now()` alone let a closed state go on admitting).
     const rate: Immediate<RateState> = {
-      acquire: (key, o) => this.#rateAcquire(key, o),
-      peek: (key, windowMs, now) => Math.max(0, this.#rateWindow(key, windowMs, now ?? this.#now()).total),
-      add: (key, amount, windowMs, now) => this.#rateAdd(key, units(amount), windowMs, now ?? this.#now()),
+      acquire: (key, o) => (this.#open(), this.#rateAcquire(key, o)),
+      peek: (key, windowMs, now) => (this.#open(), Math.max(0, this.#rateWindow(key, windowMs, now ?? this.#now()).total)),
+      add: (key, amount, windowMs, now) => (this.#open(), this.#rateAdd(key, units(amount), windowMs, now ?? this.#now())),
     };
     const day: Immediate<DayState> = {
-      acquire: (key, o) => this.#dayAcquire(key, o.day, o.limit, units(o.cost)),
-      add: (key, d, amount) => this.#dayAcquire(key, d, -1, units(amount)).count,
-      get: (key, d) => this.#live(this.#days, `${d}|${key}`)?.value ?? 0,
+      acquire: (key, o) => (this.#open(), this.#dayAcquire(key, o.day, o.limit, units(o.cost))),
+      add: (key, d, amount) => (this.#open(), this.#dayAcquire(key, d, -1, units(amount)).count),
+      get: (key, d) => (this.#open(), this.#live(this.#days, `${d}|${key}`)?.value ?? 0),
     };
     const inflight: Immediate<InflightState> = {
-      acquire: (key, limit, ttlMs) => this.#inflightAcquire(key, limit, ttlMs),
-      release: (key, lease) => this.#inflightRelease(key, lease),
-      count: (key) => this.#leasesOf(key).size,
+      acquire: (key, limit, ttlMs) => (this.#open(), this.#inflightAcquire(key, limit, ttlMs)),
+      release: (key, lease) => (this.#open(), this.#inflightRelease(key, lease)),
+      count: (key) => (this.#open(), this.#leasesOf(key).size),
     };
     this.immediate = { rate, day, inflight };
     // The asynchronous interface answers through the immediate one (a throw becomes a rejection).
@@ -115,8 +117,12 @@ export class MemoryState implements State {
     this.#sweeper = undefined;
   }
 
-  #now(): number {
+  #open(): void {
     if (this.#closed) throw new Error('the memory state is closed');
+  }
+
+  #now(): number {
+    this.#open();
     return this.#clock.now();
   }
 

@@ -2,7 +2,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { buildStats, STATS_SAMPLE, type LatencySample, type StatsAggregate } from '../log-stats.ts';
 import type { LogQuery, PruneOptions, RequestLogRow, StatsResult } from '../types.ts';
-import type { SqlDriver, SqlParam, SqlRow } from './driver.ts';
+import { insertStatement, type SqlDriver, type SqlParam, type SqlRow } from './driver.ts';
 import { logColumns, logFromRow, logParamsInto } from './rows.ts';
 
 /**
@@ -25,22 +25,6 @@ const DAY_MS = 86_400_000;
 /** Rows per insert statement (17 parameters each: 850, under both databases' limits). */
 const INSERT_CHUNK = 50;
 
-/**
- * The statement that inserts `n` rows, made once per `n` and kept: a batch of the log writer is
- * usually whole chunks, so the same string goes to the driver's statement cache every time (built and
- * hashed again per statement, its 2.7 KB text cost about as much as binding the rows).
- */
-const insertSql: string[] = [];
-function insertStatement(n: number): string {
-  let sql = insertSql[n];
-  if (sql === undefined) {
-    const one = `(${logColumns.map(() => '?').join(', ')})`;
-    sql = `INSERT INTO request_log (${logColumns.join(', ')}) VALUES ${Array.from({ length: n }, () => one).join(', ')}`;
-    insertSql[n] = sql;
-  }
-  return sql;
-}
-
 export async function insertLogs(db: SqlDriver, rows: readonly RequestLogRow[]): Promise<void> {
   if (rows.length === 0) return;
   const width = logColumns.length;
@@ -50,7 +34,7 @@ export async function insertLogs(db: SqlDriver, rows: readonly RequestLogRow[]):
       // One flat parameter list, filled in place: no array per row, no flattening.
       const params: SqlParam[] = new Array(n * width);
       for (let j = 0; j < n; j++) logParamsInto(rows[i + j]!, params, j * width);
-      await q.run(insertStatement(n), params);
+      await q.run(insertStatement('request_log', logColumns, n), params);
     }
   });
 }

@@ -154,7 +154,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     captureOn: debug.enabled,
     admit: (signal) => gate.tryAcquire() ?? gate.acquire(signal),
     admitPrincipal: (p, now) => principals.admit(p, now),
-    touched: (p) => keys.touch(p, clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
+    touched: (p, now) => keys.touch(p, now, (e) => log.warn({ err: e }, 'could not record key use')),
     log,
     draining: false,
     inflight: new Set(),

@@ -74,23 +74,23 @@ export class HealthTracker {
   }
 
   /** Tell the listeners when the breaker's state or its open-until time moved (no strings built per request). */
-  #changed(h: EndpointHealth, state: string, openUntil: number): void {
+  #changed(h: EndpointHealth, state: string, openUntil: number, now: number): void {
     if (this.#listeners.length === 0) return;
-    if (h.breaker.state(this.clock.now()) !== state || !Object.is(h.breaker.openUntil, openUntil)) for (const l of this.#listeners) l(h);
+    if (h.breaker.state(now) !== state || !Object.is(h.breaker.openUntil, openUntil)) for (const l of this.#listeners) l(h);
   }
 
-  success(h: EndpointHealth, latencyMs: number): void {
-    const state = h.breaker.state(this.clock.now());
+  /** `now`: this tracker's clock, read once by the caller (the request path) or here. */
+  success(h: EndpointHealth, latencyMs: number, now: number = this.clock.now()): void {
+    const state = h.breaker.state(now);
     const openUntil = h.breaker.openUntil;
     h.successes++;
-    h.lastSuccessAt = this.clock.now();
+    h.lastSuccessAt = now;
     h.recordLatency(latencyMs);
     h.breaker.onSuccess();
-    this.#changed(h, state, openUntil);
+    this.#changed(h, state, openUntil, now);
   }
 
-  failure(h: EndpointHealth, cls: FailureClass, status: number | null, message: string, hint?: FailureHint): void {
-    const now = this.clock.now();
+  failure(h: EndpointHealth, cls: FailureClass, status: number | null, message: string, hint?: FailureHint, now: number = this.clock.now()): void {
     const state = h.breaker.state(now);
     const openUntil = h.breaker.openUntil;
     if (cls !== 'canceled' && cls !== 'caller') {
@@ -98,7 +98,7 @@ export class HealthTracker {
       h.lastError = { cls, status, message, at: now };
     }
     h.breaker.onFailure(cls, now, hint);
-    this.#changed(h, state, openUntil);
+    this.#changed(h, state, openUntil, now);
   }
 
   probeFailure(h: EndpointHealth, message: string): void {
@@ -107,6 +107,6 @@ export class HealthTracker {
     const openUntil = h.breaker.openUntil;
     h.lastError = { cls: 'connect', status: null, message, at: now };
     h.breaker.onProbeFailure(now);
-    this.#changed(h, state, openUntil);
+    this.#changed(h, state, openUntil, now);
   }
 }

@@ -29,7 +29,7 @@ export interface HttpRuntime {
   /** The client key's own limits and budgets (at once for a key without any); a 429 LlmuxError when over. */
   admitPrincipal(p: ClientPrincipal | null, now: number): { settle(tokens: number): void } | Promise<{ settle(tokens: number): void }>;
   /** A principal made a request (throttled `last used` bookkeeping). */
-  touched?(p: ClientPrincipal): void;
+  touched?(p: ClientPrincipal, now: number): void;
   readonly log: { error(o: object, m: string): void; warn(o: object, m: string): void };
   /** Set while shutting down: new requests get 503. */
   draining: boolean;
@@ -205,14 +205,16 @@ function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Rec
 async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void): Promise<void> {
   if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
   const snap = rt.snapshot();
-  const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), Date.now());
+  // One clock read for the key's expiry, its limits, its last use and the request's time.
+  const at = Date.now();
+  const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
   const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
   const model = body.model as string;
   checkModelAllowed(principal, model);
   // Awaited only when they must wait: a microtask hop per request saved in the common case.
-  const pp = rt.admitPrincipal(principal, Date.now());
+  const pp = rt.admitPrincipal(principal, at);
   const permit = pp instanceof Promise ? await pp : pp;
-  if (principal) rt.touched?.(principal);
+  if (principal) rt.touched?.(principal, at);
   const controller = new RequestController();
   res.on('close', () => {
     if (!res.writableEnded) controller.abort(abortReasons.clientGone);
@@ -231,7 +233,7 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpH
   const ctx: RequestContext = {
     id, kind, snapshot: snap, body, raw, bodyChanged: changed, repaired,
     stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
-    res, controller, signal: controller.signal, t0: performance.now(), at: Date.now(), attempts: [], capture: rt.captureOn(),
+    res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
   };
   let tokens = 0;
   try {

@@ -123,12 +123,12 @@ export class MemoryLimiter implements EndpointLimiter {
     let settled = false;
     return {
       ok: true,
-      settle: (tokens: number) => {
+      settle: (tokens: number, at?: number) => {
         if (settled) return;
         settled = true;
         c.inflight--;
         if (tokens > 0) {
-          c.tpm.add(this.clock.now(), tokens);
+          c.tpm.add(at ?? this.clock.now(), tokens);
           c.tpd += tokens;
         }
       },

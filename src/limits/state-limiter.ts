@@ -181,9 +181,9 @@ export class StateLimiter implements EndpointLimiter {
     const local = this.#local.acquire({ id: ep.id, provider: { limits: {} } }, now);
     return {
       ok: true,
-      settle(tokens: number): void {
+      settle(tokens: number, at?: number): void {
         r.settle(tokens);
-        if (local.ok) local.settle(tokens);
+        if (local.ok) local.settle(tokens, at);
       },
     };
   }

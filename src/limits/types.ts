@@ -9,8 +9,11 @@ export interface LimitedEndpoint {
 
 export interface LimitPermit {
   readonly ok: true;
-  /** Record the tokens the response used (prompt + completion) and release the in-flight slot. Idempotent. */
-  settle(tokens: number): void;
+  /**
+   * Record the tokens the response used (prompt + completion) and release the in-flight slot.
+   * Idempotent. `now` (ms since epoch) saves a clock read when the caller has one.
+   */
+  settle(tokens: number, now?: number): void;
 }
 
 export interface LimitDenied {

@@ -29,7 +29,7 @@ function sink(): { lines: string[]; stream: Writable } {
 }
 
 const events = [
-  end({}),
+  end({ at: 1_796_000_000_000, latencyMs: 12.6 }),
   end({ stream: true, repaired: true, cls: 'canceled', status: 499, ttftMs: null, promptTokens: 0, completionTokens: 0, principal: null }),
   end({ route: null, provider: null, endpointId: null, status: 404, model: 'we"ird\\mo\ndel ✓', attempts: 0 }),
   end({ status: 429, cls: 'rate_limit', attempts: 3 }),
@@ -59,6 +59,8 @@ test('the request line written directly is what pino writes for the same fields 
       const a = JSON.parse(direct[i]!) as Record<string, unknown>;
       const b = JSON.parse(viaPino.lines[i]!) as Record<string, unknown>;
       assert.equal(typeof a.time, 'number');
+      // The line's time is the request's end, its start plus its latency (no clock read a line).
+      if (i === 0) assert.equal(a.time, 1_796_000_000_013);
       delete a.time;
       delete b.time;
       assert.deepEqual(Object.keys(a), Object.keys(b), `field order, event ${i}`);

@@ -10,7 +10,7 @@ import { failsOver, isNetworkClass, type FailureClass } from '../core/failure.ts
 import { nextDayStart } from '../core/clock.ts';
 import { statusForClass } from '../dialects/openai/errors.ts';
 import { abortReasons, type RequestContext, type RoutingDeps } from './context.ts';
-import { plan, type Endpoint } from './planner.ts';
+import { plan, type Endpoint, type Plan } from './planner.ts';
 import { resolveRoute } from './route-table.ts';
 import { envKeyPresets } from '../config/presets.ts';
 import { runAttempt } from './run-attempt.ts';
@@ -63,22 +63,30 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
     writeError(ctx, err, null, 0, true);
     return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
   }
-  const now = deps.clock.now();
+  // One clock read for planning and the first endpoint's limits and breaker (the same instant, as
+  // far as they can tell); each attempt's bookkeeping reads it again for what comes after.
+  let now = deps.clock.now();
   // plan and acquire answer at once unless they need the shared state: no microtask hop then.
   const pp = plan(route, ctx.model, deps.tracker, deps.rr, now);
-  const p = pp instanceof Promise ? await pp : pp;
+  let p: Plan;
+  if (pp instanceof Promise) {
+    p = await pp;
+    now = deps.clock.now();
+  } else p = pp;
   const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
   const upstream = { ms: 0 };
   for (const ep of p.endpoints) {
     if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
-    const pa = deps.limiter.acquire(ep, deps.clock.now());
+    const pa = deps.limiter.acquire(ep, now);
     const permit = pa instanceof Promise ? await pa : pa;
+    // A shared state answered by promise: time has passed.
+    if (pa instanceof Promise) now = deps.clock.now();
     if (!permit.ok) {
       x.limitBlocked++;
       x.limitRetryAt = Math.min(x.limitRetryAt, permit.retryAt);
       continue;
     }
-    if (!ep.health.breaker.tryAcquire(deps.clock.now())) {
+    if (!ep.health.breaker.tryAcquire(now)) {
       permit.settle(0);
       continue;
     }
@@ -93,10 +101,10 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
       } finally {
         ep.health.inflight--;
       }
-      attempted(ctx, deps, ep, r, performance.now() - t, upstream);
+      now = attempted(ctx, deps, ep, r, performance.now() - t, upstream);
       if (r.type === 'done') break;
       // Retries are for a network blip, not for an endpoint whose breaker this very failure opened.
-      if (!isNetworkClass(r.cls) || ep.health.breaker.state(deps.clock.now()) === 'open') break;
+      if (!isNetworkClass(r.cls) || ep.health.breaker.state(now) === 'open') break;
     }
     if (r === null) {
       ep.health.breaker.release();
@@ -104,13 +112,13 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
       break;
     }
     if (r.type === 'done') {
-      permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0));
+      permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0), now);
       return { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response };
     }
     permit.settle(0);
     x.last = r;
     x.lastEp = ep;
-    x.retryAt = Math.min(x.retryAt, ep.health.breaker.availableAt(deps.clock.now()));
+    x.retryAt = Math.min(x.retryAt, ep.health.breaker.availableAt(now));
     if (!failsOver(r.cls)) return stopOn(ctx, ep, r, route.name, upstream.ms);
   }
   if (ctx.signal.aborted && ctx.signal.reason === abortReasons.clientGone) {
@@ -130,16 +138,16 @@ function stopOn(ctx: RequestContext, ep: Endpoint, f: AttemptFailure, route: str
   return { status, cls: f.cls, ep, route, error: f.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
 }
 
-/** Record one attempt: the health tracker, the upstream time, and `llmux:attempt:end`. */
-function attempted(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, r: AttemptResult, latency: number, upstream: { ms: number }): void {
+/** Record one attempt: the health tracker, the upstream time, and `llmux:attempt:end`. Answers the clock's time after it. */
+function attempted(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, r: AttemptResult, latency: number, upstream: { ms: number }): number {
   upstream.ms += latency;
   const now = deps.clock.now();
   if (r.type === 'done') {
-    if (r.cls === null || r.cls === 'canceled') deps.tracker.success(ep.health, r.ttftMs ?? latency);
-    else deps.tracker.failure(ep.health, r.cls, 200, r.message ?? '');
+    if (r.cls === null || r.cls === 'canceled') deps.tracker.success(ep.health, r.ttftMs ?? latency, now);
+    else deps.tracker.failure(ep.health, r.cls, 200, r.message ?? '', undefined, now);
   } else {
     const dayResetAt = r.cls === 'quota' ? nextDayStart(now, ctx.snapshot.config.server.timezone) : undefined;
-    deps.tracker.failure(ep.health, r.cls, r.status, r.message, { retryAfterMs: r.retryAfterMs, dayResetAt });
+    deps.tracker.failure(ep.health, r.cls, r.status, r.message, { retryAfterMs: r.retryAfterMs, dayResetAt }, now);
   }
   const ev: AttemptEndEvent = {
     instance: deps.instance, requestId: ctx.id, endpointId: ep.id, provider: ep.provider.id, model: ep.model, n: ctx.attempts.length + 1,
@@ -147,6 +155,7 @@ function attempted(ctx: RequestContext, deps: RoutingDeps, ep: Endpoint, r: Atte
   };
   ctx.attempts.push(ev);
   publishSoon(channels.attemptEnd, ev);
+  return now;
 }
 
 function publishEnd(ctx: RequestContext, o: Outcome, instance: string): void {

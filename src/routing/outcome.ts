@@ -9,14 +9,15 @@ import { completionToEvents } from '../dialects/openai/assemble.ts';
 import type { AttemptFailure, CheckedBody } from './attempt.ts';
 import type { RequestContext } from './context.ts';
 import type { Endpoint, Plan } from './planner.ts';
-import { llmuxHead, sseHead, writeError, writeJson } from './response.ts';
+import { llmuxHead, noHeaders, sseHead, writeError, writeJson } from './response.ts';
 
-export function writeChecked(ctx: RequestContext, ep: Endpoint, checked: CheckedBody, raw: Buffer, upstreamMs: number): void {
-  if (!ctx.stream) return writeJson(ctx, 200, llmuxHead(ctx, ep, upstreamMs, true), checked.rewritten ?? raw);
+/** `now`: performance.now(), when the caller has read it. */
+export function writeChecked(ctx: RequestContext, ep: Endpoint, checked: CheckedBody, raw: Buffer, upstreamMs: number, now: number = performance.now()): void {
+  if (!ctx.stream) return writeJson(ctx, 200, llmuxHead(ctx, ep, upstreamMs, true, noHeaders, now), checked.rewritten ?? raw);
   const res = ctx.res;
   if (res.destroyed) return;
   const events = completionToEvents(checked.parsed ?? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>), ctx.includeUsage);
-  res.writeHead(200, llmuxHead(ctx, ep, upstreamMs, true, [...sseHead, 'content-length', String(Buffer.byteLength(events))]));
+  res.writeHead(200, llmuxHead(ctx, ep, upstreamMs, true, [...sseHead, 'content-length', String(Buffer.byteLength(events))], now));
   res.end(events);
 }
 

@@ -148,7 +148,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       // The whole answer is here ([DONE] included): its length is known, so it goes out in one write
       // without chunked framing, as an upstream that sent it in one piece would have sent it.
       const head = end ? [...sseHead, 'content-length', String(st.heldBytes)] : sseHead;
-      res.writeHead(200, llmuxHead(ctx, ep, performance.now() - tSend, true, head));
+      const t = performance.now();
+      res.writeHead(200, llmuxHead(ctx, ep, t - tSend, true, head, t));
       write(st.held, end);
       st.held = [];
     }

@@ -11,10 +11,10 @@ import type { Endpoint } from './planner.ts';
  * Headers every answer carries (SPEC §5), after `first`, as node's flat `[name, value, …]` list: node
  * writes a list without walking an object's keys (a `for…in` and an own-property check per header on
  * every answer). `upstreamMs` is the time spent waiting on the upstream; `inAttempt` counts the
- * attempt in progress, which is not recorded yet.
+ * attempt in progress, which is not recorded yet; `now` is performance.now() (read here unless given).
  */
-export function llmuxHead(ctx: RequestContext, ep: Endpoint | null, upstreamMs: number, inAttempt: boolean, first: readonly string[] = []): string[] {
-  const total = performance.now() - ctx.t0;
+export function llmuxHead(ctx: RequestContext, ep: Endpoint | null, upstreamMs: number, inAttempt: boolean, first: readonly string[] = noHeaders, now: number = performance.now()): string[] {
+  const total = now - ctx.t0;
   const h = [
     ...first,
     'x-llmux-request-id', ctx.id,
@@ -25,6 +25,8 @@ export function llmuxHead(ctx: RequestContext, ep: Endpoint | null, upstreamMs: 
   if (ep) h.push('x-llmux-provider', ep.provider.id, 'x-llmux-model', ep.model);
   return h;
 }
+
+export const noHeaders: readonly string[] = [];
 
 /** The first headers of a streamed answer (`llmuxHead`). */
 export const sseHead: readonly string[] = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'x-accel-buffering', 'no'];

@@ -60,18 +60,22 @@ function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: Upst
     return collectStream(ctx, ep, stream, call).then((c) => {
       if (c.type === 'fail') return c;
       onCommit();
-      writeChecked(ctx, ep, c, Buffer.alloc(0), performance.now() - tSend);
-      return done(c.usage, tSend, ctx);
+      const t = performance.now();
+      writeChecked(ctx, ep, c, Buffer.alloc(0), t - tSend, t);
+      return done(c.usage, tSend, ctx, undefined, t);
     });
   }
   const buf = answer.body ?? Buffer.alloc(0);
   const checked = checkBody(ctx, ep, buf);
   if (checked.type === 'fail') return checked;
   onCommit();
-  writeChecked(ctx, ep, checked, buf, performance.now() - tSend);
-  return done(checked.usage, tSend, ctx, checked.parsed);
+  // One clock read for the answer's Server-Timing and the attempt's times.
+  const t = performance.now();
+  writeChecked(ctx, ep, checked, buf, t - tSend, t);
+  return done(checked.usage, tSend, ctx, checked.parsed, t);
 }
 
-function done(usage: UsageCounts | null, tSend: number, ctx: RequestContext, response?: unknown): AttemptResult {
-  return { type: 'done', status: 200, cls: null, message: null, usage, ttftMs: performance.now() - ctx.t0, upstreamMs: performance.now() - tSend, response: ctx.capture ? response : undefined };
+/** `t`: performance.now() when the answer was written. */
+function done(usage: UsageCounts | null, tSend: number, ctx: RequestContext, response: unknown, t: number): AttemptResult {
+  return { type: 'done', status: 200, cls: null, message: null, usage, ttftMs: t - ctx.t0, upstreamMs: t - tSend, response: ctx.capture ? response : undefined };
 }

@@ -54,8 +54,8 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 /** Start `llmux serve` and resolve once it logged "llmux listening" (reject if it exits or times out). */
-export async function spawnGateway(opts: { dir: string; file: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Spawned> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', opts.file, '--port', '0'], {
+export async function spawnGateway(opts: { dir: string; file: string; env?: Record<string, string>; timeoutMs?: number; nodeArgs?: string[] }): Promise<Spawned> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cliPath, 'serve', '--config', opts.file, '--port', '0'], {
     cwd: opts.dir,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

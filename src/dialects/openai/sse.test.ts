@@ -185,6 +185,16 @@ test('QuickScan: several events of one buffer, in order, each judged by the mark
   assert.deepEqual(kinds, ['plain', 'plain', 'look', 'plain', 'look', 'done']);
 });
 
+test('QuickScan: [DONE] is marked at its bracket, also first in a buffer; a text that says DONE] is not', async () => {
+  const { QuickScan } = await import('./sse.ts');
+  const b = Buffer.from('[DONE]data: {"choices":[{"delta":{"content":"ALL DONE] here"}}]}\n\ndata: [DONE]\n\n');
+  const q = new QuickScan();
+  assert.equal(q.next(b, 0), 0, 'a [DONE] at the first byte');
+  const second = b.indexOf('[DONE]\n');
+  assert.equal(q.next(b, 1), second, 'the next mark is the last event\'s bracket, not the text\'s DONE]');
+  assert.equal(q.next(b, second + 1), -1);
+});
+
 test('QuickScan: marks of every kind, many of them, come back in buffer order', async () => {
   const { QuickScan, SseScanner } = await import('./sse.ts');
   // Usage in every chunk (some providers do that), errors and named events between them: more

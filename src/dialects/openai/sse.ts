@@ -203,6 +203,7 @@ export function hasError(buf: Buffer, start: number, end: number): boolean {
 }
 
 const VENT = Buffer.from('vent:');
+const DONE_TAIL = Buffer.from('DONE]');
 
 /** Is the key that ends just before `i` followed by `: null`? (`"usage": null` is no usage: most OpenAI chunks carry it.) */
 function nullAfter(buf: Buffer, i: number): boolean {
@@ -252,7 +253,9 @@ export class QuickScan {
     for (let i = findJsonKey(buf, ERROR); i !== -1; i = findJsonKey(buf, ERROR, i + 1)) m.push(i);
     // `vent:` rather than `event:`, and confirmed by its `e`: a needle that starts with a rarer byte
     for (let i = buf.indexOf(VENT); i !== -1; i = buf.indexOf(VENT, i + 1)) if (buf[i - 1] === 0x65) m.push(i - 1);
-    for (let i = buf.indexOf(DONE); i !== -1; i = buf.indexOf(DONE, i + 1)) m.push(i);
+    // `DONE]` rather than `[DONE]`, confirmed by its `[`: every event's `"choices":[` starts a false
+    // candidate for the longer needle (in-process, 540 → 274 ns over the bench's 21-event chunk).
+    for (let i = buf.indexOf(DONE_TAIL, 1); i !== -1; i = buf.indexOf(DONE_TAIL, i + 1)) if (buf[i - 1] === 0x5b) m.push(i - 1);
     if (m.length > 16) m.sort((a, b) => a - b);
     else sortFew(m);
     this.#marks = m;

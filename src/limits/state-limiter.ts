@@ -53,39 +53,63 @@ interface LimitOps {
  * `drive`, awaited only when it is a promise. Settling goes through `state`'s asynchronous
  * interface: it is bookkeeping after the answer, and its failures are the adapter's to report.
  */
+/** A subject's keys in the state, made once per subject: no string built and hashed per request. */
+interface StateKeys {
+  readonly tpd: string;
+  readonly tpm: string;
+  readonly rpd: string;
+  readonly rpm: string;
+  readonly conc: string;
+}
+
+const keyCache = new Map<string, StateKeys>();
+/** Subjects are endpoints and client keys: a few hundred. The bound only guards against churn. */
+const keyCacheMax = 10_000;
+
+function stateKeys(key: string): StateKeys {
+  let k = keyCache.get(key);
+  if (k === undefined) {
+    if (keyCache.size >= keyCacheMax) keyCache.clear();
+    k = { tpd: `tpd:${key}`, tpm: `tpm:${key}`, rpd: `rpd:${key}`, rpm: `rpm:${key}`, conc: `conc:${key}` };
+    keyCache.set(key, k);
+  }
+  return k;
+}
+
 function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Generator<unknown, Admission, unknown> {
   const day = dayKey(now, timezone);
-  if (limited(l.tpd) && ((yield ops.day.get(`tpd:${key}`, day)) as number) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
-  if (limited(l.tpm) && ((yield ops.rate.peek(`tpm:${key}`, minute, now)) as number) >= l.tpm) {
+  const k = stateKeys(key);
+  if (limited(l.tpd) && ((yield ops.day.get(k.tpd, day)) as number) >= l.tpd) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'tpd' };
+  if (limited(l.tpm) && ((yield ops.rate.peek(k.tpm, minute, now)) as number) >= l.tpm) {
     // Full: ask the window when one token fits again. A denied acquire changes nothing; one that
     // raced with tokens leaving the window took a token, given back at once.
-    const r = (yield ops.rate.acquire(`tpm:${key}`, { limit: l.tpm, windowMs: minute, cost: 1, now })) as RateResult;
+    const r = (yield ops.rate.acquire(k.tpm, { limit: l.tpm, windowMs: minute, cost: 1, now })) as RateResult;
     if (!r.ok) return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'tpm' };
-    yield ops.rate.add(`tpm:${key}`, -1, minute, now);
+    yield ops.rate.add(k.tpm, -1, minute, now);
   }
   // What to give back when a later limit refuses: rpd when rpm or concurrency does, and rpm when
   // concurrency does (a refused request must not use up the window).
   let tookDay = false;
   let tookMinute = false;
   if (limited(l.rpd)) {
-    const r = (yield ops.day.acquire(`rpd:${key}`, { day, limit: l.rpd, cost: 1 })) as DayResult;
+    const r = (yield ops.day.acquire(k.rpd, { day, limit: l.rpd, cost: 1 })) as DayResult;
     if (!r.ok) return { ok: false, retryAt: nextDayStart(now, timezone), reason: 'rpd' };
     tookDay = true;
   }
   if (limited(l.rpm)) {
-    const r = (yield ops.rate.acquire(`rpm:${key}`, { limit: l.rpm, windowMs: minute, cost: 1, now })) as RateResult;
+    const r = (yield ops.rate.acquire(k.rpm, { limit: l.rpm, windowMs: minute, cost: 1, now })) as RateResult;
     if (!r.ok) {
-      if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
+      if (tookDay) yield ops.day.add(k.rpd, day, -1);
       return { ok: false, retryAt: now + Math.max(r.retryAfterMs, 100), reason: 'rpm' };
     }
     tookMinute = true;
   }
   let lease: string | null = null;
   if (limited(l.concurrency)) {
-    const r = (yield ops.inflight.acquire(`conc:${key}`, l.concurrency, leaseTtlMs)) as InflightResult;
+    const r = (yield ops.inflight.acquire(k.conc, l.concurrency, leaseTtlMs)) as InflightResult;
     if (!r.ok) {
-      if (tookDay) yield ops.day.add(`rpd:${key}`, day, -1);
-      if (tookMinute) yield ops.rate.add(`rpm:${key}`, -1, minute, now);
+      if (tookDay) yield ops.day.add(k.rpd, day, -1);
+      if (tookMinute) yield ops.rate.add(k.rpm, -1, minute, now);
       return { ok: false, retryAt: now + 1_000, reason: 'concurrency' };
     }
     lease = r.lease;
@@ -98,9 +122,9 @@ function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: n
       settled = true;
       onSettled?.();
       // (Most requests have nothing to settle: no promise is made for them.)
-      if (lease !== null) state.inflight.release(`conc:${key}`, lease).catch(ignore);
-      if (tokens > 0 && limited(l.tpm)) state.rate.add(`tpm:${key}`, tokens, minute).catch(ignore);
-      if (tokens > 0 && limited(l.tpd)) state.day.add(`tpd:${key}`, dayKey(Date.now(), timezone), tokens).catch(ignore);
+      if (lease !== null) state.inflight.release(k.conc, lease).catch(ignore);
+      if (tokens > 0 && limited(l.tpm)) state.rate.add(k.tpm, tokens, minute).catch(ignore);
+      if (tokens > 0 && limited(l.tpd)) state.day.add(k.tpd, dayKey(Date.now(), timezone), tokens).catch(ignore);
     },
   };
 }

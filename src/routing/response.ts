@@ -20,13 +20,24 @@ export function llmuxHead(ctx: RequestContext, ep: Endpoint | null, upstreamMs: 
     'x-llmux-request-id', ctx.id,
     'x-request-id', ctx.id,
     'x-llmux-attempts', String(ep && inAttempt ? ctx.attempts.length + 1 : ctx.attempts.length),
-    'server-timing', `gateway;dur=${Math.max(0, total - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`,
+    'server-timing', `gateway;dur=${ms2(total - upstreamMs)}, upstream;dur=${ms2(upstreamMs)}`,
   ];
   if (ep) h.push('x-llmux-provider', ep.provider.id, 'x-llmux-model', ep.model);
   return h;
 }
 
 export const noHeaders: readonly string[] = [];
+
+/**
+ * Milliseconds with two decimals (`12.50`), negatives as 0: what `toFixed(2)` writes but for halves,
+ * which round up. `Number#toFixed` took about 100 ns a call on this machine, this about 10.
+ */
+export function ms2(ms: number): string {
+  const c = ms > 0 ? Math.round(ms * 100) : 0;
+  const whole = Math.trunc(c / 100);
+  const frac = c - whole * 100;
+  return `${whole}.${frac < 10 ? '0' : ''}${frac}`;
+}
 
 /** The first headers of a streamed answer (`llmuxHead`). */
 export const sseHead: readonly string[] = ['content-type', 'text/event-stream; charset=utf-8', 'cache-control', 'no-cache', 'x-accel-buffering', 'no'];

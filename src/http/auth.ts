@@ -12,13 +12,20 @@ import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 /** Looks up keys made through the admin API or `llmux keys create` (in the store). */
 export type StoredKeyLookup = (hash: string) => ClientPrincipal | undefined;
 
+/** The key in an Authorization header (`Bearer <key>`, or the bare key), or null. */
+function keyFromAuthorization(auth: string): string | null {
+  const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
+  if (m) return m[1]!;
+  // api-together accepted the raw key without the scheme; so do we.
+  if (!/\s/.test(auth.trim())) return auth.trim();
+  return null;
+}
+
 export function presentedKey(headers: IncomingHttpHeaders): string | null {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth !== '') {
-    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
-    if (m) return m[1]!;
-    // api-together accepted the raw key without the scheme; so do we.
-    if (!/\s/.test(auth.trim())) return auth.trim();
+    const k = keyFromAuthorization(auth);
+    if (k !== null) return k;
   }
   const x = headers['x-api-key'];
   return typeof x === 'string' && x.trim() !== '' ? x.trim() : null;
@@ -46,6 +53,32 @@ function digestOf(key: string): string {
   return h;
 }
 
+/**
+ * Digests by the Authorization header as sent: a client sends the same header on every request, and
+ * reading the key out of it (a regular expression and a substring) cost about 0.25 µs a request.
+ * Only headers that hold a key, and of a sane length, are kept; bounded like `recent`.
+ */
+const byHeader = new Map<string, string>();
+const byHeaderMaxLength = 512;
+
+/** The digest of the presented key, or null when the request presents none. */
+function presentedDigest(headers: IncomingHttpHeaders): string | null {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth !== '' && auth.length <= byHeaderMaxLength) {
+    const known = byHeader.get(auth);
+    if (known !== undefined) return known;
+    const k = keyFromAuthorization(auth);
+    if (k !== null) {
+      const h = digestOf(k);
+      if (byHeader.size >= recentMax) byHeader.clear();
+      byHeader.set(auth, h);
+      return h;
+    }
+  }
+  const key = presentedKey(headers);
+  return key === null ? null : digestOf(key);
+}
+
 
 /** Is /v1 open (no client keys anywhere, no admin key)? */
 export function isOpen(snap: Snapshot, storedKeys: number): boolean {
@@ -57,11 +90,10 @@ export function isOpen(snap: Snapshot, storedKeys: number): boolean {
  */
 export function authenticate(headers: IncomingHttpHeaders, snap: Snapshot, stored: StoredKeyLookup, storedCount: number, now: number): ClientPrincipal | null {
   if (isOpen(snap, storedCount)) return null;
-  const key = presentedKey(headers);
-  if (key === null) {
+  const h = presentedDigest(headers);
+  if (h === null) {
     throw new LlmuxError('LLMUX_ERR_AUTH_MISSING', 'Missing API key: send "Authorization: Bearer <your llmux key>" (or an x-api-key header).', { headers: { 'www-authenticate': 'Bearer' } });
   }
-  const h = digestOf(key);
   const p = snap.clientKeys.get(h) ?? stored(h);
   if (p) {
     if (p.expiresAt !== undefined && p.expiresAt <= now) throw new LlmuxError('LLMUX_ERR_KEY_EXPIRED', 'This API key has expired; ask the gateway admin for a new one.');

@@ -91,6 +91,21 @@ test('Authorization wins over x-api-key when both are sent', bounded, async () =
   assert.equal(r.status, 401, 'a valid x-api-key does not rescue a wrong Authorization');
 });
 
+test('the same Authorization header judged alike every time; one that holds no key falls back to x-api-key each time', bounded, async () => {
+  // Digests are kept by the header as sent (http/auth.ts): the second and third requests take that path.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await post(`${gw.url}/v1/chat/completions`, chat(), { authorization: 'Bearer client-key-plain' })).status, 200, `good, try ${i}`);
+    assert.equal((await post(`${gw.url}/v1/chat/completions`, chat(), { authorization: 'Bearer not-a-key' })).status, 401, `wrong, try ${i}`);
+    assert.equal((await post(`${gw.url}/v1/chat/completions`, chat('other'), { authorization: 'Bearer client-key-chat-only' })).status, 403, `limited, try ${i}`);
+  }
+  // An Authorization header without a key in it (two words, not Bearer) is never kept: the x-api-key
+  // sent with it decides, whichever it is.
+  const basic = { authorization: 'Basic two words' };
+  assert.equal((await post(`${gw.url}/v1/chat/completions`, chat(), { ...basic, 'x-api-key': 'client-key-plain' })).status, 200);
+  assert.equal((await post(`${gw.url}/v1/chat/completions`, chat(), { ...basic, 'x-api-key': 'nope' })).status, 401);
+  assert.equal((await post(`${gw.url}/v1/chat/completions`, chat(), { ...basic, 'x-api-key': 'client-key-plain' })).status, 200);
+});
+
 test('a key limited to models [chat] calling another model is 403 before any upstream call', bounded, async () => {
   const ok = await post(`${gw.url}/v1/chat/completions`, chat('chat'), { authorization: 'Bearer client-key-chat-only' });
   assert.equal(ok.status, 200);

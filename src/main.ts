@@ -154,7 +154,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     captureOn: debug.enabled,
     admit: (signal) => gate.tryAcquire() ?? gate.acquire(signal),
     admitPrincipal: (p, now) => principals.admit(p, now),
-    touched: (p, now) => keys.touch(p, now, (e) => log.warn({ err: e }, 'could not record key use')),
+    // The request's own time (Date.now) when the clock is the system's; an injected clock (tests) is read.
+    touched: (p, now) => keys.touch(p, clock === systemClock ? now : clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
     log,
     draining: false,
     inflight: new Set(),

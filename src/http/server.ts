@@ -206,7 +206,7 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpH
   if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
   const snap = rt.snapshot();
   // One clock read for the key's expiry, its limits, its last use and the request's time.
-  const at = Date.now();
+  let at = Date.now();
   const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
   const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
   const model = body.model as string;
@@ -220,13 +220,17 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpH
     if (!res.writableEnded) controller.abort(abortReasons.clientGone);
   });
   let release: () => void;
+  let waited = pp instanceof Promise;
   try {
     const r = rt.admit(controller.signal);
+    if (r instanceof Promise) waited = true;
     release = r instanceof Promise ? await r : r;
   } catch (e) {
     permit.settle(0);
     throw e;
   }
+  // The request's time is read with t0, after admission: again when a limit or the queue made it wait.
+  if (waited) at = Date.now();
   rt.inflight.add(controller);
   hijack();
   const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;

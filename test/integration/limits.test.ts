@@ -6,6 +6,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextDayStart } from '../../src/core/clock.ts';
+import { channels, type RequestEndEvent } from '../../src/core/events.ts';
 import { startFakeUpstream, parseSseJson, type FakeUpstream } from '../fakes/fake-upstream.ts';
 import { startTestGateway, providerFor, post, type TestGateway } from '../fakes/gateway.ts';
 
@@ -246,8 +247,15 @@ test('client key budgetTokens: past the daily budget, 429 budget_exceeded until 
 test('maxConcurrency + queue: one in flight, one waits, the next gets 429 queue_full', { timeout: 15_000 }, async () => {
   const gw = await twoTier({}, { server: { maxConcurrency: 1, queue: { size: 1, timeoutMs: 5_000 } } });
   a.setDefault({ delayMs: 500 });
+  const ends: RequestEndEvent[] = [];
+  const onEnd = (m: unknown): void => void ends.push(m as RequestEndEvent);
+  channels.requestEnd.subscribe(onEnd);
   try {
-    const first = send(gw);
+    let firstDoneAt = 0;
+    const first = send(gw).then((r) => {
+      firstDoneAt = Date.now();
+      return r;
+    });
     await eventually(() => a.requests.length === 1, 2_000);
     const second = send(gw);
     await eventually(async () => /llmux_queue_depth \d+/.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[0] === 'llmux_queue_depth 1', 2_000);
@@ -259,7 +267,15 @@ test('maxConcurrency + queue: one in flight, one waits, the next gets 429 queue_
     assert.equal(r1.status, 200);
     assert.equal(r2.status, 200, 'the queued request is served once the slot frees');
     assert.equal(a.requests.length, 2);
+    // The queued request's time (the request log's ts, captures, the log line's end) starts when it
+    // was admitted, as its latency does, not when it arrived and waited.
+    const served = ends.filter((e) => e.status === 200).sort((x, y) => x.at - y.at);
+    assert.equal(served.length, 2);
+    const queued = served[1]!;
+    assert.ok(queued.at >= firstDoneAt - 100, `queued request's at ${queued.at} vs the first's end ${firstDoneAt}`);
+    assert.ok(queued.at + queued.latencyMs >= firstDoneAt + 400, 'its end is after its own upstream wait');
   } finally {
+    channels.requestEnd.unsubscribe(onEnd);
     await gw.close();
   }
 });

@@ -21,16 +21,6 @@ function keyFromAuthorization(auth: string): string | null {
   return null;
 }
 
-export function presentedKey(headers: IncomingHttpHeaders): string | null {
-  const auth = headers.authorization;
-  if (typeof auth === 'string' && auth !== '') {
-    const k = keyFromAuthorization(auth);
-    if (k !== null) return k;
-  }
-  const x = headers['x-api-key'];
-  return typeof x === 'string' && x.trim() !== '' ? x.trim() : null;
-}
-
 export const adminPrincipal: ClientPrincipal = Object.freeze({
   id: 'admin', name: 'admin', hash: '', prefix: 'admin', limits: undefined, models: undefined, budgetTokens: undefined, expiresAt: undefined, source: 'file' as const,
 });
@@ -61,22 +51,28 @@ function digestOf(key: string): string {
 const byHeader = new Map<string, string>();
 const byHeaderMaxLength = 512;
 
-/** The digest of the presented key, or null when the request presents none. */
+/**
+ * The digest of the presented key: the Authorization header's (`Bearer <key>`, or the bare key), else
+ * x-api-key's; null when the request presents none.
+ */
 function presentedDigest(headers: IncomingHttpHeaders): string | null {
   const auth = headers.authorization;
-  if (typeof auth === 'string' && auth !== '' && auth.length <= byHeaderMaxLength) {
-    const known = byHeader.get(auth);
+  if (typeof auth === 'string' && auth !== '') {
+    const keep = auth.length <= byHeaderMaxLength;
+    const known = keep ? byHeader.get(auth) : undefined;
     if (known !== undefined) return known;
     const k = keyFromAuthorization(auth);
     if (k !== null) {
       const h = digestOf(k);
-      if (byHeader.size >= recentMax) byHeader.clear();
-      byHeader.set(auth, h);
+      if (keep) {
+        if (byHeader.size >= recentMax) byHeader.clear();
+        byHeader.set(auth, h);
+      }
       return h;
     }
   }
-  const key = presentedKey(headers);
-  return key === null ? null : digestOf(key);
+  const x = headers['x-api-key'];
+  return typeof x === 'string' && x.trim() !== '' ? digestOf(x.trim()) : null;
 }
 
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:instructions [-- --modes json,stream] [--ref GIT_REF …] [--requests N] [--warm N] [--top N] [--hold N]`
+ * `npm run bench:instructions [-- --modes json,stream] [--ref GIT_REF …] [--requests N] [--warm N] [--top N] [--hold N] [--no-bare] [--keep DIR]`
  *
  * Instructions per request, counted by valgrind's callgrind: the bare proxy and llmux (the working
  * tree, and each `--ref` as committed) each run under callgrind, take `--warm` requests to settle
@@ -17,7 +17,7 @@
  * bench/results/instructions.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +36,10 @@ interface Options {
   top: number;
   /** Slow streams held open and let go before warming up (0: none). */
   hold: number;
+  /** Count the bare proxy too (`--no-bare` skips it: for comparing commits or modes of llmux). */
+  bare: boolean;
+  /** Where to keep each counted target's callgrind dump and V8 perf map (for `callgrind_annotate --inclusive=yes`); none when unset. */
+  keep: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -49,7 +53,7 @@ function parseOptions(argv: string[]): Options {
   argv.forEach((a, i) => {
     if (a === '--ref' && argv[i + 1]) refs.push(argv[i + 1]!);
   });
-  return { modes: modes.length ? modes : ['json', 'stream'], refs, requests: num('--requests', 2000), warm: num('--warm', 5000), top: num('--top', 25), hold: val('--hold') === undefined ? 0 : num('--hold', 0) };
+  return { modes: modes.length ? modes : ['json', 'stream'], refs, requests: num('--requests', 2000), warm: num('--warm', 5000), top: num('--top', 25), hold: val('--hold') === undefined ? 0 : num('--hold', 0), bare: !argv.includes('--no-bare'), keep: val('--keep') };
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -150,6 +154,13 @@ async function count(t: Target, mode: Mode, upstreamPort: number, o: Options): P
     const file = join(dir, main);
     const totals = /^totals:\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
     if (!totals || ok === 0) throw new Error('no instruction totals in the dump');
+    if (o.keep) {
+      mkdirSync(o.keep, { recursive: true });
+      const base = join(o.keep, `${t.name.replace(/[^\w.-]/g, '_')}-${mode}`);
+      copyFileSync(file, `${base}.callgrind`);
+      if (existsSync(`/tmp/perf-${pid}.map`)) copyFileSync(`/tmp/perf-${pid}.map`, `${base}.perf.map`);
+      log(`  kept ${base}.callgrind (and .perf.map)`);
+    }
     return { target: t.name, mode, requests: ok, perRequest: Number(totals[1]) / ok, functions: selfByFunction(file, `/tmp/perf-${pid}.map`, ok) };
   } finally {
     stop();
@@ -235,6 +246,19 @@ function report(results: Counted[], o: Options, describe: string): string {
     lines.push(`| function | ${llmux.target} | bare | more |`, '|---|---:|---:|---:|');
     for (const r of rows) lines.push(`| \`${r.f.slice(0, 110).replace(/\|/g, '\\|')}\` | ${k(r.a)} | ${k(r.b)} | ${k(r.a - r.b)} |`);
   }
+  // What a streamed answer costs a target beyond a whole one, where both modes were counted.
+  for (const name of [...new Set(results.map((r) => r.target))]) {
+    const json = results.find((r) => r.mode === 'json' && r.target === name);
+    const stream = results.find((r) => r.mode === 'stream' && r.target === name);
+    if (!json || !stream) continue;
+    const rows = [...new Set([...stream.functions.keys(), ...json.functions.keys()])]
+      .map((f) => ({ f, a: stream.functions.get(f) ?? 0, b: json.functions.get(f) ?? 0 }))
+      .sort((x, y) => y.a - y.b - (x.a - x.b))
+      .slice(0, o.top);
+    lines.push('', `## ${name}: where a streamed request spends more than a non-stream one (${k(stream.perRequest - json.perRequest)} in all; self instructions per request)`, '');
+    lines.push('| function | stream | json | more |', '|---|---:|---:|---:|');
+    for (const r of rows) lines.push(`| \`${r.f.slice(0, 110).replace(/\|/g, '\\|')}\` | ${k(r.a)} | ${k(r.b)} | ${k(r.a - r.b)} |`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -244,7 +268,7 @@ async function main(): Promise<void> {
   installCleanup();
   const tmp = mkdtempSync(join(tmpdir(), 'llmux-cg-trees-'));
   atExit(() => rmSync(tmp, { recursive: true, force: true }));
-  const targets: Target[] = [{ name: 'bare', tree: null }, { name: 'llmux', tree: ROOT }];
+  const targets: Target[] = [...(o.bare ? [{ name: 'bare', tree: null }] : []), { name: 'llmux', tree: ROOT }];
   const described = [describeTree(undefined, undefined)];
   for (const ref of o.refs) {
     const dir = join(tmp, ref.replace(/[^\w.-]/g, '_'));

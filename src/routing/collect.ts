@@ -22,9 +22,9 @@ export function collectStream(ctx: RequestContext, ep: Endpoint, body: UpstreamS
     const data = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxResponseBytes) failure ??= fail('transient', 200, 'the upstream stream was too large');
-      scanner.push(chunk, (b, s, e) => {
+      scanner.push(chunk, (b, s, e, text) => {
         if (failure || sawDone) return;
-        if (isDone(b, s, e)) {
+        if (isDone(text, s, e)) {
           sawDone = true;
           return;
         }

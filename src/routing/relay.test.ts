@@ -134,3 +134,24 @@ test('an error event before any content fails the attempt and nothing reaches th
   assert.equal(res.out.length, 0);
   assert.equal(res.headersSent, false);
 });
+
+test('an error event is read as UTF-8 (the searches read latin1): its message keeps its characters', bounded, async () => {
+  // One data line, which the relay parses from the chunk's latin1 text: the message must still come from UTF-8.
+  const err = `data: ${JSON.stringify({ error: { message: 'Überlastet — 服务器繁忙', type: 'server_error' } })}\n\n`;
+  const { r } = await relay([Buffer.from(err + `data: ${chunk({ content: 'x' })}\n\ndata: [DONE]\n\n`)]);
+  assert.equal(r.type, 'fail');
+  assert.match(r.type === 'fail' ? r.message : '', /Überlastet — 服务器繁忙/);
+});
+
+test('non-ASCII text before content (a role chunk with a name) is judged as the parse of its UTF-8 would judge it', bounded, async () => {
+  const role = `data: ${chunk({ role: 'assistant', content: '', name: 'Zoë 助手' })}\n\n`;
+  const body = role + `data: ${chunk({ content: 'héllo' })}\n\ndata: [DONE]\n\n`;
+  const { res, r } = await relay([Buffer.from(body)]);
+  assert.equal(r.type, 'done');
+  assert.equal(res.text(), body);
+  // A role chunk whose text is cut inside a multi-byte character is still JSON (in a string): the answer goes through.
+  const bytes = Buffer.from(body);
+  const cut = Buffer.concat([bytes.subarray(0, bytes.indexOf('Zo') + 3), bytes.subarray(bytes.indexOf('Zo') + 4)]);
+  const second = await relay([cut]);
+  assert.equal(second.r.type, 'done');
+});

@@ -11,7 +11,7 @@ import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/ope
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { quickUsageEvent } from '../dialects/openai/quick-check.ts';
-import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
+import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, oneDataLine, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type Abortable, type RequestContext } from './context.ts';
 import type { UpstreamStream } from '../upstream/client.ts';
@@ -51,53 +51,64 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
   const quick = new QuickScan();
   const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0, ended: false };
 
-  /** Inspect one event; returns what to forward in its place. */
-  function inspect(b: Buffer, s: number, e: number): Action {
+  /**
+   * Inspect the event [s, e) of a chunk: `b` its bytes, `text` the same as a latin1 string (what the
+   * searches read; byte offsets are character offsets). Returns what to forward in its place.
+   */
+  function inspect(b: Buffer, text: string, s: number, e: number): Action {
     // Once content was seen (also earlier in this same chunk), only marked events need a look.
     const cheap = (st.committed || st.commitNow) && !slow;
+    const k = slow ? 'look' : quick.kind(text, s, e);
     if (cheap) {
-      const k = quick.kind(b, s, e);
       if (k === 'plain') return 'keep';
       if (k === 'done') {
         st.sawDone = true;
         return 'keep';
       }
       // The usage chunk that ends most streams, read in place.
-      const u = quickUsageEvent(b, s, e);
+      const u = quickUsageEvent(text, s, e);
       if (u !== null) {
         if (u.usage !== null) st.usage = u.usage;
         return stripUsage && u.usage !== null && u.emptyChoices ? 'drop' : 'keep';
       }
-    } else if (!slow && quick.kind(b, s, e) === 'plain' && hasText(b, s, e)) {
+    } else if (k === 'plain' && hasText(text, s, e)) {
       // The first content event, recognised without a parse: commit.
       st.commitNow = true;
       st.ttftMs = performance.now() - ctx.t0;
       return 'keep';
     }
-    // A view of just this event: Buffer#indexOf has no end bound, and searching the rest of a chunk
-    // for every event made a 21-event chunk quadratic.
-    const ev = b.subarray(s, e);
-    if (isDone(ev, 0, ev.length)) {
+    // Without a mark the event holds no [DONE], usage or error; else look.
+    if (k === 'done' || (k === 'look' && isDone(text, s, e))) {
       st.sawDone = true;
       return 'keep';
     }
-    if (cheap && !hasUsage(ev, 0, ev.length) && !hasError(ev, 0, ev.length)) return 'keep';
-    const { data, name } = eventData(ev, 0, ev.length);
-    if (data === null) return 'keep';
+    if (cheap && !hasUsage(text, s, e) && !hasError(text, s, e)) return 'keep';
+    // The usual event is one data line, parsed from the latin1 text: its structure and numbers are
+    // what count here. Anything else, and whatever is kept or shown (capture, a rename, an error's
+    // message), is decoded as UTF-8.
+    const line = slow ? null : oneDataLine(text, s, e);
     let obj: Record<string, unknown>;
+    let name: string | null = null;
     try {
-      obj = JSON.parse(data) as Record<string, unknown>;
+      if (line !== null) obj = JSON.parse(line) as Record<string, unknown>;
+      else {
+        const d = eventData(b, s, e);
+        if (d.data === null) return 'keep';
+        name = d.name;
+        obj = JSON.parse(d.data) as Record<string, unknown>;
+      }
     } catch {
       if (!st.committed) st.inband = { cls: 'transient', message: 'the upstream sent an event that is not JSON' };
       return 'keep';
     }
     if (name === 'error' || (obj.error !== undefined && obj.error !== null)) {
-      const info = readUpstreamError(obj);
+      // Its message is for people: read from the event's UTF-8.
+      const info = readUpstreamError(line === null ? obj : (JSON.parse(eventData(b, s, e).data ?? 'null') as Record<string, unknown>));
       st.inband = { cls: classifyInBand(info), message: `the upstream sent an error event: ${upstreamMessage(info.message, ep.provider)}` };
       // Passed on after commit, but never with a key the upstream echoed into it.
-      const text = b.toString('utf8', s, e);
-      const clean = scrubSecrets(text, secretsOf(ep.provider));
-      return clean === text ? 'keep' : Buffer.from(clean);
+      const raw = b.toString('utf8', s, e);
+      const clean = scrubSecrets(raw, secretsOf(ep.provider));
+      return clean === raw ? 'keep' : Buffer.from(clean);
     }
     assembler?.add(obj);
     if (obj.usage) st.usage = readUsage(obj.usage) ?? st.usage;
@@ -159,6 +170,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       if (st.ended) return;
       const buf = scanner.take(chunk);
       const len = buf.length;
+      // One latin1 string of the chunk for every search in it (sse.ts).
+      const text = buf.toString('latin1');
       const segments: Buffer[] = [];
       let from = 0; // bytes before `from` are in `segments` already, or dropped
       let pos = 0; // where the next event starts
@@ -170,15 +183,15 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
         if (jump) {
           // After content only events with a mark need a look: go from mark to mark, and forward
           // the events between them without visiting each one.
-          const m = quick.next(buf, pos);
+          const m = quick.next(text, pos);
           if (m === -1) break;
-          s = lastBoundary(buf, pos, m);
-          e = eventEnd(buf, s, m);
+          s = lastBoundary(text, pos, m);
+          e = eventEnd(text, s, m);
         } else {
-          e = eventEnd(buf, pos, pos === 0 ? scanner.resume : pos);
+          e = eventEnd(text, pos, pos === 0 ? scanner.resume : pos);
         }
         if (e === -1) break;
-        const act = inspect(buf, s, e);
+        const act = inspect(buf, text, s, e);
         if (act !== 'keep') {
           if (s > from) segments.push(buf.subarray(from, s));
           if (act !== 'drop') segments.push(act);
@@ -187,7 +200,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
         pos = e;
       }
       // Complete events end at the last blank line (when jumping, whole events follow the last mark).
-      const complete = jump ? lastBoundary(buf, pos, len) : pos;
+      const complete = jump ? lastBoundary(text, pos, len) : pos;
       if (complete > from) segments.push(from === 0 && complete === len ? buf : buf.subarray(from, complete));
       scanner.hold(buf, complete);
       // [DONE] with nothing after it: the answer ends with this write, in the same packet.

@@ -49,8 +49,8 @@ test('quick check: anything unusual is left to the full parse (null)', () => {
 
 test('quick usage event: the usage chunk is read in place; anything unusual is left to the parse', () => {
   const ev = (text: string) => {
-    const b = Buffer.from(`xx${text}`); // not at offset 0: ranges are honoured
-    return quickUsageEvent(b, 2, b.length);
+    const b = Buffer.from(`xx${text}yy`).toString('latin1'); // not at offset 0, not at the end: ranges are honoured
+    return quickUsageEvent(b, 2, b.length - 2);
   };
   const usage = { prompt_tokens: 21, completion_tokens: 17, total_tokens: 38, prompt_tokens_details: { cached_tokens: 0 } };
   assert.deepEqual(ev(`data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\n`), { usage: { promptTokens: 21, completionTokens: 17 }, emptyChoices: true });

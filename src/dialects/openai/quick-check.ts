@@ -206,26 +206,25 @@ function objectEnd(s: string, i: number, last: number): number {
 }
 
 /**
- * A stream event that is one `data: {…}` line carrying a usage object, read without a parse (the
+ * A stream event [start, end) of a chunk's text that is one `data: {…}` line carrying a usage object, read without a parse (the
  * usage chunk that ends most streams): its counts, and whether its `choices` list is empty (the
  * usage-only chunk a caller who did not ask for usage must not get). `null` when anything is unusual
  * (an error key, another field, a cut object): the caller parses the event.
  */
-export function quickUsageEvent(buf: Buffer, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
-  // data: {…}\n\n, nothing else in the event
-  if (buf[start] !== 0x64 || buf[start + 1] !== 0x61 || buf[start + 2] !== 0x74 || buf[start + 3] !== 0x61 || buf[start + 4] !== 0x3a) return null;
-  const s = buf.toString('latin1', start, end);
-  const first = skipWsAt(s, 5);
-  const last = lastNonWs(s, first, s.length);
-  if (s.charCodeAt(first) !== 0x7b || s.charCodeAt(last) !== 0x7d) return null;
-  const line = s.indexOf('\n', first);
+export function quickUsageEvent(text: string, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
+  // data: {…}\n\n, nothing else in the event (`text` is the chunk's latin1 string, as the relay reads it)
+  if (!text.startsWith('data:', start)) return null;
+  const first = skipWsAt(text, start + 5);
+  const last = lastNonWs(text, first, end);
+  if (text.charCodeAt(first) !== 0x7b || text.charCodeAt(last) !== 0x7d) return null;
+  const line = text.indexOf('\n', first);
   if (line !== -1 && line < last) return null;
   // The first "usage" must be the object's own (a nested one, even a null, is left to the parse).
-  if (!walk(s, first, last, 'choices') || found.usage < 0) return null;
-  const p = valueAt(s, found.list, 9);
-  if (p < 0 || s.charCodeAt(p) !== 0x5b) return null;
-  const emptyChoices = s.charCodeAt(skipWsAt(s, p + 1)) === 0x5d;
+  if (!walk(text, first, last, 'choices') || found.usage < 0) return null;
+  const p = valueAt(text, found.list, 9);
+  if (p < 0 || text.charCodeAt(p) !== 0x5b) return null;
+  const emptyChoices = text.charCodeAt(skipWsAt(text, p + 1)) === 0x5d;
   // Unusual numbers are left to the parse of the whole event, which also judges its JSON.
-  const usage = usageValue(s, valueAt(s, found.usage, 7), false);
+  const usage = usageValue(text, valueAt(text, found.usage, 7), false);
   return usage === undefined ? null : { usage, emptyChoices };
 }

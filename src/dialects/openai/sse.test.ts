@@ -19,10 +19,10 @@ const roleOnly = chunk({ choices: [{ index: 0, delta: { role: 'assistant', conte
 const usage = chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } });
 const stream = [': keep-alive\n\n', roleOnly, content, usage, 'data: [DONE]\n\n'];
 
-/** Check one event text with a predicate taking (buf, start, end). */
-function on(text: string, f: (b: Buffer, s: number, e: number) => boolean): boolean {
+/** Check one event with a predicate taking (text, start, end), the text a chunk's latin1 string as the relay reads it. */
+function on(text: string, f: (t: string, s: number, e: number) => boolean): boolean {
   // Surround with other bytes so start/end offsets are exercised.
-  const b = Buffer.from(`xx${text}yy`);
+  const b = Buffer.from(`xx${text}yy`).toString('latin1');
   return f(b, 2, 2 + Buffer.byteLength(text));
 }
 
@@ -99,7 +99,7 @@ test('isDone is false for a content chunk whose text is "[DONE]"', bounded, () =
 
 test('isDone looks only inside its own event', bounded, () => {
   const two = Buffer.from(`${content}data: [DONE]\n\n`);
-  assert.equal(isDone(two, 0, Buffer.byteLength(content)), false);
+  assert.equal(isDone(two.toString('latin1'), 0, Buffer.byteLength(content)), false);
 });
 
 test('hasUsage: true for a usage object, false for usage: null or the word in content', bounded, () => {
@@ -147,7 +147,7 @@ test('errorEvent is an OpenAI error object in one data event', bounded, () => {
 test('QuickScan: ordinary content chunks pass without a look; usage, errors, [DONE] and odd events do not', async () => {
   const { QuickScan } = await import('./sse.ts');
   const k = (text: string): string => {
-    const b = Buffer.from(`xx${text}`);
+    const b = Buffer.from(`xx${text}`).toString('latin1');
     return new QuickScan().kind(b, 2, b.length);
   };
   const chunk = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]';
@@ -181,13 +181,13 @@ test('QuickScan: several events of one buffer, in order, each judged by the mark
   ];
   const q = new QuickScan();
   const kinds: string[] = [];
-  new SseScanner().push(Buffer.from(events.join('')), (b, s, e) => kinds.push(q.kind(b, s, e)));
+  new SseScanner().push(Buffer.from(events.join('')), (_b, s, e, text) => kinds.push(q.kind(text, s, e)));
   assert.deepEqual(kinds, ['plain', 'plain', 'look', 'plain', 'look', 'done']);
 });
 
 test('QuickScan: [DONE] is marked at its bracket, also first in a buffer; a text that says DONE] is not', async () => {
   const { QuickScan } = await import('./sse.ts');
-  const b = Buffer.from('[DONE]data: {"choices":[{"delta":{"content":"ALL DONE] here"}}]}\n\ndata: [DONE]\n\n');
+  const b = '[DONE]data: {"choices":[{"delta":{"content":"ALL DONE] here"}}]}\n\ndata: [DONE]\n\n';
   const q = new QuickScan();
   assert.equal(q.next(b, 0), 0, 'a [DONE] at the first byte');
   const second = b.indexOf('[DONE]\n');
@@ -216,7 +216,7 @@ test('QuickScan: marks of every kind, many of them, come back in buffer order', 
     want.push('done');
     const q = new QuickScan();
     const kinds: string[] = [];
-    new SseScanner().push(Buffer.from(events.join('')), (b, s, e) => kinds.push(q.kind(b, s, e)));
+    new SseScanner().push(Buffer.from(events.join('')), (_b, s, e, text) => kinds.push(q.kind(text, s, e)));
     assert.deepEqual(kinds, want, `${n} usage events`);
   }
 });
@@ -224,7 +224,7 @@ test('QuickScan: marks of every kind, many of them, come back in buffer order', 
 test('hasText: a non-empty content string is recognised without a parse; anything else asks for one', async () => {
   const { hasText, eventData } = await import('./sse.ts');
   const t = (text: string): boolean => {
-    const b = Buffer.from(`zz${text}`);
+    const b = Buffer.from(`zz${text}`).toString('latin1');
     return hasText(b, 2, b.length);
   };
   assert.equal(t('data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'), true);
@@ -250,6 +250,7 @@ test('eventEnd and lastBoundary find the same event ends as the forward scanner,
   for (const eol of ['\n', '\r\n']) {
     const text = ['data: {"a":1}', ': comment', 'event: error' + eol + 'data: {"error":{}}', 'data: [DONE]'].map((e) => e + eol + eol).join('');
     const buf = Buffer.from(text);
+    const latin1 = buf.toString('latin1');
     const ends: number[] = [];
     new SseScanner().push(buf, (_b, _s, e) => ends.push(e));
     assert.equal(ends.length, 4);
@@ -257,15 +258,15 @@ test('eventEnd and lastBoundary find the same event ends as the forward scanner,
     for (let hi = 0; hi <= buf.length; hi++) {
       // The end of the last whole event within [0, hi), or 0.
       const want = ends.filter((e) => e <= hi).at(-1) ?? 0;
-      assert.equal(lastBoundary(buf, 0, hi), want, `cut at ${hi} (${JSON.stringify(eol)})`);
+      assert.equal(lastBoundary(latin1, 0, hi), want, `cut at ${hi} (${JSON.stringify(eol)})`);
     }
     let start = 0;
     for (const e of ends) {
-      assert.equal(eventEnd(buf, start), e);
+      assert.equal(eventEnd(latin1, start), e);
       start = e;
     }
-    assert.equal(eventEnd(buf.subarray(0, ends[0]! - 1), 0), -1, 'an event without its blank line has no end yet');
-    assert.equal(lastBoundary(buf, ends[1]!, buf.length), buf.length);
-    assert.equal(lastBoundary(buf, ends[2]!, ends[3]! - 1), ends[2], 'nothing before lo is a boundary');
+    assert.equal(eventEnd(latin1.slice(0, ends[0]! - 1), 0), -1, 'an event without its blank line has no end yet');
+    assert.equal(lastBoundary(latin1, ends[1]!, buf.length), buf.length);
+    assert.equal(lastBoundary(latin1, ends[2]!, ends[3]! - 1), ends[2], 'nothing before lo is a boundary');
   }
 });

@@ -1,8 +1,14 @@
 /**
- * Server-sent events of the OpenAI dialect, read as bytes. The relay forwards upstream chunks
+ * Server-sent events of the OpenAI dialect, read as text. The relay forwards upstream chunks
  * unchanged; this scanner only finds event boundaries so that the few events that matter (the first
  * content event, an error, usage, `[DONE]`) can be recognised. Handles LF, CRLF, events split across
  * chunks and several events per chunk. Pure: no I/O.
+ *
+ * The searches work on a chunk's bytes as a latin1 string (one character per byte, so an index is a
+ * byte offset): SSE framing and JSON structure are ASCII, and no byte of a multi-byte UTF-8 character
+ * is a quote, a bracket, a colon or a line feed. The relay makes that string once per chunk; V8
+ * searches it from optimised JavaScript, where each `Buffer#indexOf` was a C++ call (with its
+ * argument checks and typed-array accessors): about twenty a streamed answer (BENCHMARKS.md).
  */
 
 const LF = 0x0a;
@@ -12,10 +18,11 @@ const CR = 0x0d;
  * End of the event that starts at `start` (just after its blank line: "\n\n" or "\n\r\n"), or -1
  * when its blank line has not arrived yet. `searchFrom` skips bytes known to hold no boundary.
  */
-export function eventEnd(buf: Buffer, start: number, searchFrom = start): number {
-  for (let i = buf.indexOf(LF, searchFrom); i !== -1; i = buf.indexOf(LF, i + 1)) {
-    if (buf[i + 1] === LF) return i + 2;
-    if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+export function eventEnd(text: string, start: number, searchFrom = start): number {
+  for (let i = text.indexOf('\n', searchFrom); i !== -1; i = text.indexOf('\n', i + 1)) {
+    const next = text.charCodeAt(i + 1);
+    if (next === LF) return i + 2;
+    if (next === CR && text.charCodeAt(i + 2) === LF) return i + 3;
   }
   return -1;
 }
@@ -23,13 +30,14 @@ export function eventEnd(buf: Buffer, start: number, searchFrom = start): number
 /**
  * The end of the last blank line that lies wholly in [lo, hi), or `lo` when there is none: where the
  * event holding byte `hi` starts (for a byte that is not itself a line feed), and with `hi` at the
- * end of the buffer, where the complete events end. Searches backwards, so it costs the length of
- * one event, not of the buffer.
+ * end of the text, where the complete events end. Searches backwards, so it costs the length of
+ * one event, not of the text.
  */
-export function lastBoundary(buf: Buffer, lo: number, hi: number): number {
+export function lastBoundary(text: string, lo: number, hi: number): number {
   if (hi <= lo) return lo;
-  for (let i = buf.lastIndexOf(LF, hi - 1); i > lo; i = buf.lastIndexOf(LF, i - 1)) {
-    if (buf[i - 1] === LF || (buf[i - 1] === CR && i - 2 >= lo && buf[i - 2] === LF)) return i + 1;
+  for (let i = text.lastIndexOf('\n', hi - 1); i > lo; i = text.lastIndexOf('\n', i - 1)) {
+    const before = text.charCodeAt(i - 1);
+    if (before === LF || (before === CR && i - 2 >= lo && text.charCodeAt(i - 2) === LF)) return i + 1;
   }
   return lo;
 }
@@ -37,8 +45,9 @@ export function lastBoundary(buf: Buffer, lo: number, hi: number): number {
 /**
  * Incremental event splitter. `push(chunk)` returns the complete events it closes, as
  * [buffer, start, end) ranges over `buf` (the chunk itself when nothing was carried over, so the
- * common case copies nothing). `take`/`hold` are the same carry for callers that walk a chunk
- * themselves (the relay jumps from mark to mark instead of visiting every event).
+ * common case copies nothing), with `text`, the latin1 string of `buf`. `take`/`hold` are the same
+ * carry for callers that walk a chunk themselves (the relay jumps from mark to mark instead of
+ * visiting every event).
  */
 export class SseScanner {
   #carry: Buffer | null = null;
@@ -66,11 +75,12 @@ export class SseScanner {
     if (from < buf.length) this.#carry = from === 0 ? buf : buf.subarray(from);
   }
 
-  push(chunk: Buffer, onEvent: (buf: Buffer, start: number, end: number) => void): void {
+  push(chunk: Buffer, onEvent: (buf: Buffer, start: number, end: number, text: string) => void): void {
     const buf = this.take(chunk);
+    const text = buf.toString('latin1');
     let start = 0;
-    for (let end = eventEnd(buf, 0, this.resume); end !== -1; end = eventEnd(buf, start)) {
-      if (end > start) onEvent(buf, start, end);
+    for (let end = eventEnd(text, 0, this.resume); end !== -1; end = eventEnd(text, start)) {
+      if (end > start) onEvent(buf, start, end, text);
       start = end;
     }
     this.hold(buf, start);
@@ -116,34 +126,49 @@ export function eventData(buf: Buffer, start: number, end: number): { data: stri
   return { data, name };
 }
 
-const DONE = Buffer.from('[DONE]');
-const DATA = Buffer.from('data:');
+/**
+ * The payload of an event that is one `data:` line and nothing else, as a slice of `text` (latin1:
+ * right for a JSON parse that only judges the event's structure and reads its numbers; text meant
+ * for people comes from `eventData`, which decodes UTF-8); null for any other event.
+ */
+export function oneDataLine(text: string, start: number, end: number): string | null {
+  if (!text.startsWith('data:', start)) return null;
+  const p = text.charCodeAt(start + 5) === 0x20 ? start + 6 : start + 5;
+  const lf = text.indexOf('\n', p);
+  if (lf === -1 || lf >= end) return null;
+  const q = text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+  let k = lf;
+  for (let c = text.charCodeAt(k); k < end && (c === LF || c === CR); c = text.charCodeAt(++k));
+  return k >= end ? text.slice(p, q) : null;
+}
+
+/** The event [start, end) of `text` on its own, so that a search in it stops at its end. */
+function eventOf(text: string, start: number, end: number): string {
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
 
 /**
- * A JSON key (`"name"`), searched by the bytes from its `from`-th letter on and confirmed by the
- * bytes before: Buffer#indexOf is about 4× slower for a needle that starts with `"`, the commonest
- * byte of JSON, and twice as slow for one that starts with a common letter. A raw `"name"` is a key
- * or a string value (inside a JSON string its quotes are escaped).
+ * A JSON key (`"name"`), searched by the characters from its `from`-th letter on and confirmed by
+ * the characters before: a needle that starts with `"`, the commonest byte of JSON, stops the search
+ * at every string, and one that starts with a common letter at every word.
  */
 export interface JsonKey {
-  readonly needle: Buffer;
-  /** The bytes before the needle: the opening quote and the letters skipped. */
-  readonly prefix: Buffer;
-  /** Bytes of `"name"`, quotes included. */
+  readonly needle: string;
+  /** The characters before the needle: the opening quote and the letters skipped. */
+  readonly prefix: string;
+  /** Characters of `"name"`, quotes included. */
   readonly length: number;
 }
 
 export function jsonKey(name: string, from = 1): JsonKey {
-  return { needle: Buffer.from(`${name.slice(from)}"`), prefix: Buffer.from(`"${name.slice(0, from)}`), length: name.length + 2 };
+  return { needle: `${name.slice(from)}"`, prefix: `"${name.slice(0, from)}`, length: name.length + 2 };
 }
 
 /** Where the next `"name"` at or after `from` opens (its first quote), if it opens before `end`; else -1. */
-export function findJsonKey(buf: Buffer, k: JsonKey, from = 0, end = buf.length): number {
+export function findJsonKey(text: string, k: JsonKey, from = 0, end = text.length): number {
   const p = k.prefix;
-  for (let i = buf.indexOf(k.needle, from + p.length); i !== -1 && i - p.length < end; i = buf.indexOf(k.needle, i + 1)) {
-    let ok = true;
-    for (let j = 1; j <= p.length && ok; j++) ok = buf[i - j] === p[p.length - j];
-    if (ok) return i - p.length;
+  for (let i = text.indexOf(k.needle, from + p.length); i !== -1 && i - p.length < end; i = text.indexOf(k.needle, i + 1)) {
+    if (text.startsWith(p, i - p.length)) return i - p.length;
   }
   return -1;
 }
@@ -153,109 +178,109 @@ const USAGE = jsonKey('usage', 0);
 const ERROR = jsonKey('error');
 
 /**
- * Fast check: is this event `data: [DONE]`? The line must be exactly `data:[DONE]` (one optional
- * space after the colon): a content chunk whose text says "[DONE]" is not the end of the stream.
+ * Fast check: is the event [start, end) of `text` `data: [DONE]`? The line must be exactly
+ * `data:[DONE]` (one optional space after the colon): a content chunk whose text says "[DONE]" is
+ * not the end of the stream.
  */
-export function isDone(buf: Buffer, start: number, end: number): boolean {
-  let i = buf.indexOf(DONE, start);
-  while (i !== -1 && i < end) {
-    const j = buf[i - 1] === 0x20 ? i - 1 : i;
-    const line = j - DATA.length;
-    if (line >= start && buf.compare(DATA, 0, DATA.length, line, j) === 0 && (line === start || buf[line - 1] === LF)) {
-      let k = i + DONE.length;
-      while (k < end && (buf[k] === 0x20 || buf[k] === CR)) k++;
-      if (k >= end || buf[k] === LF) return true;
+export function isDone(text: string, start: number, end: number): boolean {
+  const ev = eventOf(text, start, end);
+  for (let i = ev.indexOf('[DONE]'); i !== -1; i = ev.indexOf('[DONE]', i + 1)) {
+    const j = ev.charCodeAt(i - 1) === 0x20 ? i - 1 : i;
+    const line = j - 5;
+    if (line >= 0 && ev.startsWith('data:', line) && (line === 0 || ev.charCodeAt(line - 1) === LF)) {
+      let k = i + 6;
+      for (let c = ev.charCodeAt(k); k < ev.length && (c === 0x20 || c === CR); c = ev.charCodeAt(++k));
+      if (k >= ev.length || ev.charCodeAt(k) === LF) return true;
     }
-    i = buf.indexOf(DONE, i + 1);
   }
   return false;
 }
 
-/** Skip spaces after position `i`; return the next byte. */
-function nextByte(buf: Buffer, i: number, end: number): number | undefined {
-  while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === LF || buf[i] === CR)) i++;
-  return i < end ? buf[i] : undefined;
+/** The character code after position `i` and any JSON whitespace (NaN past the end). */
+function nextCode(ev: string, i: number): number {
+  let c = ev.charCodeAt(i);
+  while (c === 0x20 || c === 0x09 || c === LF || c === CR) c = ev.charCodeAt(++i);
+  return c;
 }
 
 /**
  * True when the event has `"key":` as an object key followed by `{` (a JSON string can only hold an
  * escaped quote, so a raw `"key"` followed by a colon is always a key). Cheap: no JSON parse.
  */
-function hasObjectKey(buf: Buffer, start: number, end: number, key: JsonKey): boolean {
-  for (let i = findJsonKey(buf, key, start, end); i !== -1; i = findJsonKey(buf, key, i + 1, end)) {
+function hasObjectKey(text: string, start: number, end: number, key: JsonKey): boolean {
+  const ev = eventOf(text, start, end);
+  for (let i = findJsonKey(ev, key); i !== -1; i = findJsonKey(ev, key, i + 1)) {
     let j = i + key.length;
-    while (j < end && buf[j] === 0x20) j++;
-    if (buf[j] === 0x3a && nextByte(buf, j + 1, end) === 0x7b /* { */) return true;
+    while (ev.charCodeAt(j) === 0x20) j++;
+    if (ev.charCodeAt(j) === 0x3a && nextCode(ev, j + 1) === 0x7b /* { */) return true;
   }
   return false;
 }
 
 /** Does the event carry a non-null `usage` object? */
-export function hasUsage(buf: Buffer, start: number, end: number): boolean {
-  return hasObjectKey(buf, start, end, USAGE);
+export function hasUsage(text: string, start: number, end: number): boolean {
+  return hasObjectKey(text, start, end, USAGE);
 }
 
 /** Does the event carry an `error` object (or is it `event: error`)? */
-export function hasError(buf: Buffer, start: number, end: number): boolean {
-  if (hasObjectKey(buf, start, end, ERROR)) return true;
-  const i = buf.indexOf('event:', start);
-  return i !== -1 && i < end && buf.toString('utf8', i + 6, Math.min(end, i + 14)).trim().startsWith('error');
+export function hasError(text: string, start: number, end: number): boolean {
+  if (hasObjectKey(text, start, end, ERROR)) return true;
+  const ev = eventOf(text, start, end);
+  const i = ev.indexOf('event:');
+  return i !== -1 && ev.slice(i + 6, i + 14).trim().startsWith('error');
 }
 
-const VENT = Buffer.from('vent:');
-const DONE_TAIL = Buffer.from('DONE]');
-
 /** Is the key that ends just before `i` followed by `: null`? (`"usage": null` is no usage: most OpenAI chunks carry it.) */
-function nullAfter(buf: Buffer, i: number): boolean {
-  while (buf[i] === 0x20) i++;
-  if (buf[i] !== 0x3a) return false;
+function nullAfter(text: string, i: number): boolean {
+  while (text.charCodeAt(i) === 0x20) i++;
+  if (text.charCodeAt(i) !== 0x3a) return false;
   i++;
-  while (buf[i] === 0x20) i++;
-  return buf[i] === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c;
+  while (text.charCodeAt(i) === 0x20) i++;
+  return text.startsWith('null', i);
 }
 
 /**
- * After commit, most events need no look at all. `QuickScan` finds the marks of one buffer once (a
- * handful of searches per chunk, not per event) and then answers per event, for events in order:
+ * After commit, most events need no look at all. `QuickScan` finds the marks of one chunk's text once
+ * (a handful of searches per chunk, not per event) and then answers per event, for events in order:
  * - `plain`: no mark inside the event: forward it untouched;
  * - `done`: the event is `data: [DONE]`;
  * - `look`: usage, an error, a named event, `[DONE]` somewhere else: the caller parses it.
  */
 export class QuickScan {
-  #buf: Buffer | null = null;
+  #text: string | null = null;
   #marks: number[] = [];
   #next = 0;
 
-  /** The first mark at or after `from` (asked in increasing order for one buffer), or -1. */
-  next(buf: Buffer, from: number): number {
-    if (this.#buf !== buf) this.#index(buf);
+  /** The first mark at or after `from` (asked in increasing order for one text), or -1. */
+  next(text: string, from: number): number {
+    if (this.#text !== text) this.#index(text);
     const m = this.#marks;
     while (this.#next < m.length && m[this.#next]! < from) this.#next++;
     return this.#next < m.length ? m[this.#next]! : -1;
   }
 
-  kind(buf: Buffer, start: number, end: number): 'plain' | 'done' | 'look' {
-    const mark = this.next(buf, start);
+  kind(text: string, start: number, end: number): 'plain' | 'done' | 'look' {
+    const mark = this.next(text, start);
     if (mark === -1 || mark >= end) return 'plain';
     // data: [DONE] (or data:[DONE])
-    if (buf[start] === 0x64 && buf[start + 4] === 0x3a && buf[start + 5 + (buf[start + 5] === 0x20 ? 1 : 0)] === 0x5b) {
-      return isDone(buf, start, end) ? 'done' : 'look';
+    if (text.startsWith('data:', start) && text.charCodeAt(start + 5 + (text.charCodeAt(start + 5) === 0x20 ? 1 : 0)) === 0x5b) {
+      return isDone(text, start, end) ? 'done' : 'look';
     }
     return 'look';
   }
 
-  #index(buf: Buffer): void {
-    this.#buf = buf;
+  #index(text: string): void {
+    this.#text = text;
     this.#next = 0;
-    // The bytes that can make an event matter: `"usage"` (unless null), `"error"`, `event:`, `[DONE]`.
+    // The characters that can make an event matter: `"usage"` (unless null), `"error"`, `event:`, `[DONE]`.
     const m: number[] = [];
-    for (let i = findJsonKey(buf, USAGE); i !== -1; i = findJsonKey(buf, USAGE, i + 1)) if (!nullAfter(buf, i + USAGE.length)) m.push(i);
-    for (let i = findJsonKey(buf, ERROR); i !== -1; i = findJsonKey(buf, ERROR, i + 1)) m.push(i);
+    for (let i = findJsonKey(text, USAGE); i !== -1; i = findJsonKey(text, USAGE, i + 1)) if (!nullAfter(text, i + USAGE.length)) m.push(i);
+    for (let i = findJsonKey(text, ERROR); i !== -1; i = findJsonKey(text, ERROR, i + 1)) m.push(i);
     // `vent:` rather than `event:`, and confirmed by its `e`: a needle that starts with a rarer byte
-    for (let i = buf.indexOf(VENT); i !== -1; i = buf.indexOf(VENT, i + 1)) if (buf[i - 1] === 0x65) m.push(i - 1);
+    for (let i = text.indexOf('vent:'); i !== -1; i = text.indexOf('vent:', i + 1)) if (text.charCodeAt(i - 1) === 0x65) m.push(i - 1);
     // `DONE]` rather than `[DONE]`, confirmed by its `[`: every event's `"choices":[` starts a false
-    // candidate for the longer needle (in-process, 540 → 274 ns over the bench's 21-event chunk).
-    for (let i = buf.indexOf(DONE_TAIL, 1); i !== -1; i = buf.indexOf(DONE_TAIL, i + 1)) if (buf[i - 1] === 0x5b) m.push(i - 1);
+    // candidate for the longer needle.
+    for (let i = text.indexOf('DONE]', 1); i !== -1; i = text.indexOf('DONE]', i + 1)) if (text.charCodeAt(i - 1) === 0x5b) m.push(i - 1);
     if (m.length > 16) m.sort((a, b) => a - b);
     else sortFew(m);
     this.#marks = m;
@@ -275,22 +300,20 @@ function sortFew(a: number[]): void {
   }
 }
 
-const TEXT = Buffer.from('ontent":"');
-
 /**
  * Before commit: does this unmarked event (`QuickScan` said `plain`) carry text? A raw `"content":"`
  * followed by anything but the closing quote is a non-empty string under a `content` key (inside a
  * JSON string the quotes would be escaped), so the event is a content chunk without a parse. `false`
  * means "parse it" (role-only chunks, tool calls, finish reasons), never "not content".
  */
-export function hasText(buf: Buffer, start: number, end: number): boolean {
+export function hasText(text: string, start: number, end: number): boolean {
   // The event's JSON must at least end as an object does; a cut one is left to the parse (and fails).
   let q = end - 1;
-  while (q > start && (buf[q] === LF || buf[q] === CR || buf[q] === 0x20)) q--;
-  if (buf[q] !== 0x7d) return false;
-  const ev = buf.subarray(start, end);
-  for (let i = ev.indexOf(TEXT); i !== -1; i = ev.indexOf(TEXT, i + 1)) {
-    if (ev[i - 1] === 0x63 && ev[i - 2] === 0x22 && ev[i + TEXT.length] !== 0x22) return true;
+  for (let c = text.charCodeAt(q); q > start && (c === LF || c === CR || c === 0x20); c = text.charCodeAt(--q));
+  if (text.charCodeAt(q) !== 0x7d) return false;
+  const ev = eventOf(text, start, end);
+  for (let i = ev.indexOf('ontent":"'); i !== -1; i = ev.indexOf('ontent":"', i + 1)) {
+    if (ev.charCodeAt(i - 1) === 0x63 && ev.charCodeAt(i - 2) === 0x22 && ev.charCodeAt(i + 9) !== 0x22) return true;
   }
   return false;
 }

@@ -46,3 +46,39 @@ test('describeJsonError gives position, line and column', bounded, () => {
   assert.equal(describeJsonError('{\n  "a": 1,\n}'), ' at position 12 (line 3, column 1)');
   assert.equal(describeJsonError('{}'), '');
 });
+
+test('jsonErrorOffset agrees with JSON.parse on thousands of damaged chunks', bounded, () => {
+  const samples = [
+    '{"id":"c","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}',
+    '{"a":[1,-0.5,2e10,-3E-2,true,false,null,"x\\"y\\\\z\\u00e9\\n\\/"],"b":{"c":{}},"d":[]}',
+    '[{"k":"Grüße 🌍"},0,{"n":-12.75e+3}]',
+  ];
+  // A deterministic generator: the same cases every run.
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const alphabet = '{}[]":,. -+0123456789eEtrufalsn\\u\t\nabc';
+  let checked = 0;
+  for (const base of samples) {
+    for (let k = 0; k < 1500; k++) {
+      let t = base;
+      for (let m = 0, n = 1 + rnd(3); m < n; m++) {
+        const at = rnd(t.length + 1);
+        const op = rnd(3);
+        const ch = alphabet[rnd(alphabet.length)]!;
+        t = op === 0 ? t.slice(0, at) + t.slice(at + 1) : op === 1 ? t.slice(0, at) + ch + t.slice(at) : t.slice(0, at) + ch + t.slice(at + 1);
+      }
+      let valid = true;
+      try {
+        JSON.parse(t);
+      } catch {
+        valid = false;
+      }
+      assert.equal(jsonErrorOffset(t) === null, valid, t);
+      checked++;
+    }
+  }
+  assert.equal(checked, 4500);
+});

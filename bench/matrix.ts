@@ -87,7 +87,11 @@ function describe(label: string, cell: Omit<Cell, 'rep'>): string {
   return `${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`;
 }
 
-export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void): Promise<Cell[]> {
+/**
+ * Every cell of the plan, repetitions outermost, targets alternating. `between` runs before each
+ * cell (run.ts lines llmux's inter-chunk probe up with its request-log prune there).
+ */
+export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void, between?: () => Promise<void>): Promise<Cell[]> {
   const cells: Cell[] = [];
   const total = matrixSize(plan, targets.length);
   let retriesLeft = maxRetries(plan, targets.length);
@@ -102,6 +106,7 @@ export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Rec
             log(`${label} skipped (process is gone)`);
             continue;
           }
+          await between?.();
           let cell = await measure(t, mode, conns, plan.durationS, bodies[mode], ours);
           log(describe(label, cell));
           // Other people's work on a shared machine: measure again (bounded), keep the quietest.

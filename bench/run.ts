@@ -126,7 +126,7 @@ function idleMemory(w: World): Memory[] {
   return w.targets.filter((t) => t.pid).map((t) => ({ target: t.name, idleMiB: rssBytes(t.pid ?? 0) / 2 ** 20, afterLoadMiB: NaN, peakMiB: NaN }));
 }
 
-async function probes(w: World, o: Options, r: RunReport): Promise<void> {
+async function probes(w: World, o: Options, r: RunReport, early: GapResult | null): Promise<void> {
   log('\ntime to first byte (upstream waits 200 ms) …');
   for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
   log('inter-chunk timing (upstream writes every 50 ms) …');
@@ -135,17 +135,56 @@ async function probes(w: World, o: Options, r: RunReport): Promise<void> {
       r.gaps.push(await measureGaps(t, body('bench-gap', true), o.gapN));
       continue;
     }
-    const note = await awaitPrune(w);
-    const from = Date.now();
-    const g = await measureGaps(t, body('bench-gap', true), o.gapN);
-    const to = Date.now();
-    // llmux writes its log in batches (64 KB or 1 s): wait for the batch that holds the probe's end.
-    await new Promise((res) => setTimeout(res, 1500));
-    g.prunes = prunesLogged(resultsPath('llmux.log'), from, to);
-    g.pruneNote = note;
-    log(`  ${note}; prunes during the probe: ${g.prunes.length ? g.prunes.map((p) => `${p.rows} rows at ${(p.atMs / 1000).toFixed(1)} s`).join(', ') : 'none'}`);
-    r.gaps.push(g);
+    if (early) {
+      log(`  llmux: measured between load runs (${early.pruneNote})`);
+      r.gaps.push(early);
+      continue;
+    }
+    r.gaps.push(await llmuxGaps(t, o, await awaitPrune(w)));
   }
+}
+
+type GapResult = Awaited<ReturnType<typeof measureGaps>>;
+
+/** llmux's inter-chunk probe, with the request-log prunes llmux logged while it ran. */
+async function llmuxGaps(t: MatrixTarget, o: Options, note: string): Promise<GapResult> {
+  const from = Date.now();
+  const g = await measureGaps(t, body('bench-gap', true), o.gapN);
+  const to = Date.now();
+  // llmux writes its log in batches (64 KB or 1 s): wait for the batch that holds the probe's end.
+  await new Promise((res) => setTimeout(res, 1500));
+  g.prunes = prunesLogged(resultsPath('llmux.log'), from, to);
+  g.pruneNote = note;
+  log(`  ${note}; prunes during the probe: ${g.prunes.length ? g.prunes.map((p) => `${p.rows} rows at ${(p.atMs / 1000).toFixed(1)} s`).join(', ') : 'none'}`);
+  return g;
+}
+
+/**
+ * A full run's load runs take about as long as llmux's first periodic request-log prune takes to
+ * come (10 minutes after its start), so the probes after them often came just after it, and the
+ * next was too far away to wait for. Before each load run this checks whether the prune falls
+ * before the run would end; if so it waits until just before the prune and runs llmux's inter-chunk
+ * probe across it then, with the request log as the load runs so far have filled it. The probe's
+ * result is reported with the other targets' (measured after the load runs, as before).
+ */
+function gapsAtPrune(w: World, o: Options): { between: () => Promise<void>; result: () => GapResult | null } {
+  let done: GapResult | null = null;
+  const llmux = w.targets.find((t) => t.name === 'llmux');
+  const due = w.llmuxSince + PRUNE_EVERY_MS;
+  // A load run: its warm-up, its duration, a noisy run measured again, and some slack.
+  const cellMs = (o.plan.warmupS + 2 * o.plan.durationS + 5) * 1000;
+  return {
+    result: () => done,
+    async between() {
+      if (done || !llmux || o.quick || o.loadOnly || !llmux.alive()) return;
+      const start = due - PRUNE_LEAD_MS;
+      const now = Date.now();
+      if (now + cellMs < start || now > start) return;
+      log(`  waiting ${((start - now) / 1000).toFixed(0)} s, then llmux's inter-chunk probe across its periodic request-log prune …`);
+      await new Promise((res) => setTimeout(res, start - now));
+      done = await llmuxGaps(llmux, o, `the probe was started ${PRUNE_LEAD_MS / 1000} s before llmux's periodic request-log prune, between load runs`);
+    },
+  };
 }
 
 /** Longest wait for llmux's periodic prune before its inter-chunk probe. */
@@ -296,7 +335,8 @@ async function main(): Promise<void> {
   // cpuMicros counts descendants: the harness's own pid covers upstream and proxies too
   const ours = { pids: [process.pid] };
   await warmUp(w.targets, o.plan, bodies, ours);
-  r.cells = await runMatrix(w.targets, o.plan, bodies, ours, log);
+  const atPrune = gapsAtPrune(w, o);
+  r.cells = await runMatrix(w.targets, o.plan, bodies, ours, log, atPrune.between);
   for (const m of r.memory) {
     const pid = w.targets.find((t) => t.name === m.target)?.pid ?? 0;
     m.afterLoadMiB = Math.max(...r.cells.filter((c) => c.target === m.target).map((c) => c.rssAfterMiB));
@@ -305,7 +345,7 @@ async function main(): Promise<void> {
   const after = await checkBodies(w.targets, bodies);
   reportBodies(after, 'after load');
   r.checks.push(...after.filter((c) => !c.ok).map((c) => ({ ...c, detail: `after load: ${c.detail}` })));
-  if (!o.loadOnly) await probes(w, o, r);
+  if (!o.loadOnly) await probes(w, o, r, atPrune.result());
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);

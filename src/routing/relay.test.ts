@@ -155,3 +155,14 @@ test('non-ASCII text before content (a role chunk with a name) is judged as the 
   const second = await relay([cut]);
   assert.equal(second.r.type, 'done');
 });
+
+test('two chunks with the same bytes are each looked at (the second usage-only chunk is dropped too)', bounded, async () => {
+  const head = `data: ${chunk({ role: 'assistant', content: '' })}\n\ndata: ${chunk({ content: 'x' })}\n\n`;
+  const usageOnly = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}\n\n`;
+  // An event after the mark, so that the search for the next mark runs past it in the first chunk.
+  const more = `data: ${chunk({ content: 'y' })}\n\n`;
+  const same = usageOnly + more;
+  const { res, r } = await relay([Buffer.from(head), Buffer.from(same), Buffer.from(same), Buffer.from('data: [DONE]\n\n')]);
+  assert.equal(res.text(), `${head}${more}${more}data: [DONE]\n\n`);
+  assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
+});

@@ -172,6 +172,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       const len = buf.length;
       // One latin1 string of the chunk for every search in it (sse.ts).
       const text = buf.toString('latin1');
+      quick.chunk();
       const segments: Buffer[] = [];
       let from = 0; // bytes before `from` are in `segments` already, or dropped
       let pos = 0; // where the next event starts

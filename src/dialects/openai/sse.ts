@@ -248,12 +248,22 @@ function nullAfter(text: string, i: number): boolean {
  */
 export class QuickScan {
   #text: string | null = null;
+  /** Set by `chunk()`: the next question indexes its text anew. */
+  #fresh = true;
   #marks: number[] = [];
   #next = 0;
 
+  /**
+   * A new chunk is being read: its text is indexed on the next question. Strings compare by value,
+   * so two chunks with the same bytes would otherwise share one index and its position.
+   */
+  chunk(): void {
+    this.#fresh = true;
+  }
+
   /** The first mark at or after `from` (asked in increasing order for one text), or -1. */
   next(text: string, from: number): number {
-    if (this.#text !== text) this.#index(text);
+    if (this.#fresh || this.#text !== text) this.#index(text);
     const m = this.#marks;
     while (this.#next < m.length && m[this.#next]! < from) this.#next++;
     return this.#next < m.length ? m[this.#next]! : -1;
@@ -271,6 +281,7 @@ export class QuickScan {
 
   #index(text: string): void {
     this.#text = text;
+    this.#fresh = false;
     this.#next = 0;
     // The characters that can make an event matter: `"usage"` (unless null), `"error"`, `event:`, `[DONE]`.
     const m: number[] = [];

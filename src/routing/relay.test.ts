@@ -166,3 +166,16 @@ test('two chunks with the same bytes are each looked at (the second usage-only c
   assert.equal(res.text(), `${head}${more}${more}data: [DONE]\n\n`);
   assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
 });
+
+test('an event that is JSON but no object (null, a number, a list) fails the attempt before content and passes after it', bounded, async () => {
+  for (const odd of ['null', '42', '[1]', '"text"']) {
+    const before = await relay([Buffer.from(`data: ${odd}\n\ndata: ${chunk({ content: 'x' })}\n\ndata: [DONE]\n\n`)]);
+    assert.equal(before.r.type, 'fail', odd);
+    assert.match(before.r.type === 'fail' ? before.r.message : '', /not a JSON object/, odd);
+    assert.equal(before.res.out.length, 0, odd);
+    const body = `data: ${chunk({ role: 'assistant', content: '' })}\n\ndata: ${chunk({ content: 'x' })}\n\ndata: ${odd}\n\ndata: [DONE]\n\n`;
+    const after = await relay([Buffer.from(body)]);
+    assert.equal(after.r.type, 'done', odd);
+    assert.equal(after.res.text(), body, odd);
+  }
+});

@@ -101,6 +101,12 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       if (!st.committed) st.inband = { cls: 'transient', message: 'the upstream sent an event that is not JSON' };
       return 'keep';
     }
+    // `data: null`, a number, a list: JSON, but no chunk. Before content it fails the attempt as a
+    // broken event does; after commit it is passed on.
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      if (!st.committed) st.inband = { cls: 'transient', message: 'the upstream sent an event that is not a JSON object' };
+      return 'keep';
+    }
     if (name === 'error' || (obj.error !== undefined && obj.error !== null)) {
       // Its message is for people: read from the event's UTF-8.
       const info = readUpstreamError(line === null ? obj : (JSON.parse(eventData(b, s, e).data ?? 'null') as Record<string, unknown>));

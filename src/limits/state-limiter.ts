@@ -48,11 +48,6 @@ interface LimitOps {
   inflight: Either<InflightState>;
 }
 
-/**
- * The checks of `admit`, in order. Each state operation is yielded and its answer comes back from
- * `drive`, awaited only when it is a promise. Settling goes through `state`'s asynchronous
- * interface: it is bookkeeping after the answer, and its failures are the adapter's to report.
- */
 /** A subject's keys in the state, made once per subject: no string built and hashed per request. */
 interface StateKeys {
   readonly tpd: string;
@@ -76,6 +71,11 @@ function stateKeys(key: string): StateKeys {
   return k;
 }
 
+/**
+ * The checks of `admit`, in order. Each state operation is yielded and its answer comes back from
+ * `drive`, awaited only when it is a promise. Settling goes through `state`'s asynchronous
+ * interface: it is bookkeeping after the answer, and its failures are the adapter's to report.
+ */
 function* admitSteps(state: State, ops: LimitOps, key: string, l: Limits, now: number, timezone: string, onSettled?: () => void): Generator<unknown, Admission, unknown> {
   const day = dayKey(now, timezone);
   const k = stateKeys(key);
@@ -248,12 +248,13 @@ export class StateLimiter implements EndpointLimiter {
 
   async #read(id: string, now: number): Promise<void> {
     const day = dayKey(now, this.#tz());
+    const k = stateKeys(id);
     try {
       const [rpm, rpd, tpm, tpd] = await Promise.all([
-        this.#state.rate.peek(`rpm:${id}`, minute, now),
-        this.#state.day.get(`rpd:${id}`, day),
-        this.#state.rate.peek(`tpm:${id}`, minute, now),
-        this.#state.day.get(`tpd:${id}`, day),
+        this.#state.rate.peek(k.rpm, minute, now),
+        this.#state.day.get(k.rpd, day),
+        this.#state.rate.peek(k.tpm, minute, now),
+        this.#state.day.get(k.tpd, day),
       ]);
       this.#shared.set(id, { rpm, rpd, tpm, tpd, day, at: now });
     } catch {

@@ -28,7 +28,7 @@ export function collectStream(ctx: RequestContext, ep: Endpoint, body: UpstreamS
           sawDone = true;
           return;
         }
-        const { data, name } = eventData(b, s, e);
+        const { data, name } = eventData(b, s, e, text);
         if (data === null) return;
         try {
           const obj = JSON.parse(data) as Record<string, unknown>;

@@ -92,7 +92,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
     try {
       if (line !== null) obj = JSON.parse(line) as Record<string, unknown>;
       else {
-        const d = eventData(b, s, e);
+        const d = eventData(b, s, e, text);
         if (d.data === null) return 'keep';
         name = d.name;
         obj = JSON.parse(d.data) as Record<string, unknown>;
@@ -109,7 +109,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
     }
     if (name === 'error' || (obj.error !== undefined && obj.error !== null)) {
       // Its message is for people: read from the event's UTF-8.
-      const info = readUpstreamError(line === null ? obj : (JSON.parse(eventData(b, s, e).data ?? 'null') as Record<string, unknown>));
+      const info = readUpstreamError(line === null ? obj : (JSON.parse(eventData(b, s, e, text).data ?? 'null') as Record<string, unknown>));
       st.inband = { cls: classifyInBand(info), message: `the upstream sent an error event: ${upstreamMessage(info.message, ep.provider)}` };
       // Passed on after commit, but never with a key the upstream echoed into it.
       const raw = b.toString('utf8', s, e);

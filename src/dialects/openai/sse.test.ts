@@ -240,6 +240,8 @@ test('hasText: a non-empty content string is recognised without a parse; anythin
     ['event: error\ndata: {"e":1}\n\n', { data: '{"e":1}', name: 'error' }],
     [': ping\n\n', { data: null, name: null }],
     ['data: x\nid: 3\n\n', { data: 'x', name: null }],
+    ['data: {"a":"Grüße 🌍"}\n\n', { data: '{"a":"Grüße 🌍"}', name: null }],
+    ['event: x\ndata: {"a":"Grüße 🌍"}\n\n', { data: '{"a":"Grüße 🌍"}', name: 'x' }],
   ];
   for (const [ev, want] of cases) assert.deepEqual(eventData(Buffer.from(ev), 0, Buffer.byteLength(ev)), want, JSON.stringify(ev));
   assert.deepEqual(eventData(Buffer.from('data: {"a":1}\ndata: {"b":2}\n\n'), 0, 31), { data: '{"a":1}\n{"b":2}', name: null });

@@ -98,22 +98,15 @@ export type EventKind = 'data' | 'done' | 'comment' | 'empty';
  * The `data` payload of one event (multi-line data joined with "\n"), or null for events without
  * data (comments, `event:`/`id:`/`retry:` only). `event: error` lines are reported via `named`.
  */
-export function eventData(buf: Buffer, start: number, end: number): { data: string | null; name: string | null } {
-  // The usual event is one `data:` line: cut it out without splitting the text into lines.
-  if (buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61 && buf[start + 4] === 0x3a) {
-    const p = buf[start + 5] === 0x20 ? start + 6 : start + 5;
-    const lf = buf.indexOf(LF, p);
-    if (lf !== -1) {
-      const q = buf[lf - 1] === CR ? lf - 1 : lf;
-      let k = lf;
-      while (k < end && (buf[k] === LF || buf[k] === CR)) k++;
-      if (k >= end) return { data: buf.toString('utf8', p, q), name: null };
-    }
-  }
-  const text = buf.toString('utf8', start, end);
+export function eventData(buf: Buffer, start: number, end: number, text: string = buf.toString('latin1')): { data: string | null; name: string | null } {
+  // The usual event is one `data:` line, found as the relay finds it (`text` is `buf` as latin1),
+  // its payload decoded as UTF-8.
+  const line = oneDataLine(text, start, end);
+  if (line !== null) return { data: nonAscii.test(line) ? Buffer.from(line, 'latin1').toString('utf8') : line, name: null };
+  const utf8 = buf.toString('utf8', start, end);
   let data: string | null = null;
   let name: string | null = null;
-  for (const rawLine of text.split('\n')) {
+  for (const rawLine of utf8.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (line === '' || line.startsWith(':')) continue;
     const colon = line.indexOf(':');
@@ -125,6 +118,9 @@ export function eventData(buf: Buffer, start: number, end: number): { data: stri
   }
   return { data, name };
 }
+
+/** A character of a latin1 string that is no ASCII byte: part of a multi-byte UTF-8 character. */
+const nonAscii = /[^\x00-\x7f]/;
 
 /**
  * The payload of an event that is one `data:` line and nothing else, as a slice of `text` (latin1:

@@ -238,28 +238,27 @@ function report(results: Counted[], o: Options, describe: string): string {
     const bare = results.find((r) => r.mode === mode && r.target === 'bare');
     const llmux = results.find((r) => r.mode === mode && r.target !== 'bare');
     if (!bare || !llmux) continue;
-    const rows = [...new Set([...llmux.functions.keys(), ...bare.functions.keys()])]
-      .map((f) => ({ f, a: llmux.functions.get(f) ?? 0, b: bare.functions.get(f) ?? 0 }))
-      .sort((x, y) => y.a - y.b - (x.a - x.b))
-      .slice(0, o.top);
     lines.push('', `## ${mode}: where ${llmux.target} spends more than the bare proxy (self instructions per request)`, '');
-    lines.push(`| function | ${llmux.target} | bare | more |`, '|---|---:|---:|---:|');
-    for (const r of rows) lines.push(`| \`${r.f.slice(0, 110).replace(/\|/g, '\\|')}\` | ${k(r.a)} | ${k(r.b)} | ${k(r.a - r.b)} |`);
+    lines.push(...moreTable(llmux, bare, llmux.target, 'bare', o.top));
   }
   // What a streamed answer costs a target beyond a whole one, where both modes were counted.
   for (const name of [...new Set(results.map((r) => r.target))]) {
     const json = results.find((r) => r.mode === 'json' && r.target === name);
     const stream = results.find((r) => r.mode === 'stream' && r.target === name);
     if (!json || !stream) continue;
-    const rows = [...new Set([...stream.functions.keys(), ...json.functions.keys()])]
-      .map((f) => ({ f, a: stream.functions.get(f) ?? 0, b: json.functions.get(f) ?? 0 }))
-      .sort((x, y) => y.a - y.b - (x.a - x.b))
-      .slice(0, o.top);
     lines.push('', `## ${name}: where a streamed request spends more than a non-stream one (${k(stream.perRequest - json.perRequest)} in all; self instructions per request)`, '');
-    lines.push('| function | stream | json | more |', '|---|---:|---:|---:|');
-    for (const r of rows) lines.push(`| \`${r.f.slice(0, 110).replace(/\|/g, '\\|')}\` | ${k(r.a)} | ${k(r.b)} | ${k(r.a - r.b)} |`);
+    lines.push(...moreTable(stream, json, 'stream', 'json', o.top));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The `top` functions where count `a` spends the most self instructions beyond count `b`, as a markdown table. */
+function moreTable(a: Counted, b: Counted, nameA: string, nameB: string, top: number): string[] {
+  const rows = [...new Set([...a.functions.keys(), ...b.functions.keys()])]
+    .map((f) => ({ f, a: a.functions.get(f) ?? 0, b: b.functions.get(f) ?? 0 }))
+    .sort((x, y) => y.a - y.b - (x.a - x.b))
+    .slice(0, top);
+  return [`| function | ${nameA} | ${nameB} | more |`, '|---|---:|---:|---:|', ...rows.map((r) => `| \`${r.f.slice(0, 110).replace(/\|/g, '\\|')}\` | ${k(r.a)} | ${k(r.b)} | ${k(r.a - r.b)} |`)];
 }
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
 import type { Mode, Named } from './probes.ts';
-import { cpuMicros, NoiseMeter, rssBytes } from './proc.ts';
+import { cpuMicros, NoiseMeter, rssBytes, threadMicros } from './proc.ts';
 
 export interface Plan {
   reps: number;
@@ -27,6 +27,11 @@ export interface Cell {
   load: LoadResult;
   /** Proxy CPU time per response, µs (NaN for direct). */
   cpuUsPerReq: number;
+  /**
+   * The part of `cpuUsPerReq` spent in V8's helper threads (garbage collection beside the event
+   * loop: parallel scavenges, concurrent marking, sweeping), µs per response; NaN for direct.
+   */
+  gcThreadsUsPerReq: number;
   /** Proxy CPU time over wall time, % of one core. */
   cpuPct: number;
   rssAfterMiB: number;
@@ -53,10 +58,12 @@ async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: nu
   const noise = new NoiseMeter(ours.pids);
   noise.start();
   const cpu0 = pid ? cpuMicros(pid) : 0;
+  const gc0 = pid ? threadMicros(pid, 'V8Worker') : 0;
   const wall0 = performance.now();
   const load = await runLoad({ url: t.url, connections: conns, durationS, body, headers: { ...t.headers, 'content-type': 'application/json' } });
   const wallUs = (performance.now() - wall0) * 1000;
   const cpu = pid ? cpuMicros(pid) - cpu0 : NaN;
+  const gc = pid ? threadMicros(pid, 'V8Worker') - gc0 : NaN;
   const noisePct = noise.stop();
   const responses = load.requests + load.non2xx;
   return {
@@ -65,6 +72,7 @@ async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: nu
     conns,
     load,
     cpuUsPerReq: responses > 0 ? cpu / responses : NaN,
+    gcThreadsUsPerReq: responses > 0 ? gc / responses : NaN,
     cpuPct: (cpu / wallUs) * 100,
     rssAfterMiB: pid ? rssBytes(pid) / 2 ** 20 : NaN,
     noisePct,
@@ -82,7 +90,7 @@ export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record
 function describe(label: string, cell: Omit<Cell, 'rep'>): string {
   const l = cell.load;
   const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
-  const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req` : '';
+  const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req (GC threads ${cell.gcThreadsUsPerReq.toFixed(1)})` : '';
   const noisy = cell.noisePct >= 10 ? `  [other processes used ${cell.noisePct.toFixed(0)} % CPU]` : '';
   return `${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`;
 }

@@ -60,6 +60,28 @@ export function cpuMicros(pid: number): number {
   return (ticks * 1e6) / clockTicks();
 }
 
+/**
+ * CPU time used so far by the threads of `pid` whose name starts with `prefix`, in microseconds:
+ * V8's helper threads are named `V8Worker` (parallel scavenges, concurrent marking, sweeping), so
+ * this splits a proxy's CPU into the event loop's and the garbage collector's helpers'.
+ */
+export function threadMicros(pid: number, prefix: string): number {
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  let ticks = 0;
+  for (const tid of tids) {
+    if (!readOr(`/proc/${pid}/task/${tid}/comm`, '').startsWith(prefix)) continue;
+    const stat = readOr(`/proc/${pid}/task/${tid}/stat`, '');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+  }
+  return (ticks * 1e6) / clockTicks();
+}
+
 function statusField(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readOr(`/proc/${pid}/status`, ''));
   return m ? Number(m[1]) * 1024 : 0;

@@ -40,6 +40,8 @@ export interface Agg {
   p50: number;
   p99: number;
   cpuUs: number;
+  /** Of `cpuUs`, V8's helper threads (garbage collection); NaN when the run did not record it. */
+  gcUs: number;
   cpuPct: number;
   rssMiB: number;
   errors: number;
@@ -59,8 +61,9 @@ export function aggregate(cells: Cell[], target: string, mode: Mode, conns: numb
     p50: median(c.map((x) => x.load.p50)),
     p99: median(c.map((x) => x.load.p99)),
     cpuUs: median(c.map((x) => x.cpuUsPerReq)),
+    gcUs: median(c.map((x) => x.gcThreadsUsPerReq ?? NaN)),
     cpuPct: median(c.map((x) => x.cpuPct)),
-    rssMiB: Math.max(...c.map((x) => x.rssAfterMiB)),
+    rssMiB: Math.max(...c.map((x) => x.rssAfterMiB ?? NaN)),
     errors: c.reduce((n, x) => n + x.load.errors + x.load.non2xx, 0),
     errorShare: 0,
     noisePct: median(c.map((x) => x.noisePct)),
@@ -90,17 +93,17 @@ function loadTable(r: RunReport, mode: Mode, conns: number): string[] {
   const lines = [
     `### ${MODE_TITLE[mode]}, ${conns} connection${conns === 1 ? '' : 's'}`,
     '',
-    '| target | RPS | RPS range | ×direct | ×bare | p50 ms | p99 ms | proxy CPU % | CPU µs/req | RSS after MiB | errors | other CPU % |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | RPS | RPS range | ×direct | ×bare | p50 ms | p99 ms | proxy CPU % | CPU µs/req | of it GC threads | RSS after MiB | errors | other CPU % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const t of r.targets) {
     const a = aggregate(r.cells, t, mode, conns);
     if (!a) {
-      lines.push(`| ${t} | – | – | – | – | – | – | – | – | – | not run | – |`);
+      lines.push(`| ${t} | – | – | – | – | – | – | – | – | – | – | not run | – |`);
       continue;
     }
     const range = `${fmt(a.rpsMin)}–${fmt(a.rpsMax)}`;
-    const cells = [t, fmt(a.rps), range, fmt(a.rps / (direct?.rps ?? NaN)), fmt(a.rps / (bare?.rps ?? NaN)), fmt(a.p50), fmt(a.p99), fmt(a.cpuPct, 0), fmt(a.cpuUs, 0), fmt(a.rssMiB, 1), String(a.errors), fmt(a.noisePct, 0)];
+    const cells = [t, fmt(a.rps), range, fmt(a.rps / (direct?.rps ?? NaN)), fmt(a.rps / (bare?.rps ?? NaN)), fmt(a.p50), fmt(a.p99), fmt(a.cpuPct, 0), fmt(a.cpuUs, 0), fmt(a.gcUs, 1), fmt(a.rssMiB, 1), String(a.errors), fmt(a.noisePct, 0)];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return [...lines, ''];
@@ -232,6 +235,6 @@ export function renderReport(r: RunReport): string {
   for (const n of r.notes) head.push(`> ${n}`, '');
   const noise = median(r.cells.map((c) => c.noisePct));
   if (noise >= 15) head.push(`> The machine was busy with other work during this run (median ${fmt(noise, 0)} % of a core used by other processes): throughput and latency are noisier than usual; CPU µs/req is the steadiest figure.`, '');
-  const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response. errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
+  const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response; of it GC threads = the part spent in the V8 helper threads (parallel scavenges, concurrent marking and sweeping beside the event loop, on the core of the proxy). errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
   return [...head, ...budgetSection(r), ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
 }

@@ -41,12 +41,17 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** utime + stime of one process in clock ticks (0 if it is gone). */
-function ownTicks(pid: number): number {
-  const stat = readOr(`/proc/${pid}/stat`, '');
+/** utime + stime in clock ticks from a `stat` file of a process or thread (0 if it is gone). */
+function statTicks(path: string): number {
+  const stat = readOr(path, '');
   // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+}
+
+/** utime + stime of one process in clock ticks (0 if it is gone). */
+function ownTicks(pid: number): number {
+  return statTicks(`/proc/${pid}/stat`);
 }
 
 /** CPU time used so far by `pid` and its live descendants, in microseconds. */
@@ -74,10 +79,7 @@ export function threadMicros(pid: number, prefix: string): number {
   }
   let ticks = 0;
   for (const tid of tids) {
-    if (!readOr(`/proc/${pid}/task/${tid}/comm`, '').startsWith(prefix)) continue;
-    const stat = readOr(`/proc/${pid}/task/${tid}/stat`, '');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+    if (readOr(`/proc/${pid}/task/${tid}/comm`, '').startsWith(prefix)) ticks += statTicks(`/proc/${pid}/task/${tid}/stat`);
   }
   return (ticks * 1e6) / clockTicks();
 }

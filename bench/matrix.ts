@@ -28,8 +28,9 @@ export interface Cell {
   /** Proxy CPU time per response, µs (NaN for direct). */
   cpuUsPerReq: number;
   /**
-   * The part of `cpuUsPerReq` spent in V8's helper threads (garbage collection beside the event
-   * loop: parallel scavenges, concurrent marking, sweeping), µs per response; NaN for direct.
+   * The part of `cpuUsPerReq` spent in V8's helper threads (`V8Worker`: garbage collection beside the
+   * event loop, that is parallel scavenges, concurrent marking and sweeping, and background
+   * compilation), µs per response; NaN for direct.
    */
   gcThreadsUsPerReq: number;
   /** Proxy CPU time over wall time, % of one core. */
@@ -90,7 +91,7 @@ export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record
 function describe(label: string, cell: Omit<Cell, 'rep'>): string {
   const l = cell.load;
   const bad = l.errors + l.non2xx ? `  errors=${l.errors} non2xx=${l.non2xx} ${JSON.stringify(l.statusCodes)}` : '';
-  const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req (GC threads ${cell.gcThreadsUsPerReq.toFixed(1)})` : '';
+  const cpu = Number.isFinite(cell.cpuUsPerReq) ? `  ${cell.cpuUsPerReq.toFixed(0)} µs/req (V8 helper threads ${cell.gcThreadsUsPerReq.toFixed(1)})` : '';
   const noisy = cell.noisePct >= 10 ? `  [other processes used ${cell.noisePct.toFixed(0)} % CPU]` : '';
   return `${label} … ${l.rps.toFixed(0)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms${cpu}${bad}${noisy}`;
 }

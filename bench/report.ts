@@ -40,7 +40,7 @@ export interface Agg {
   p50: number;
   p99: number;
   cpuUs: number;
-  /** Of `cpuUs`, V8's helper threads (garbage collection); NaN when the run did not record it. */
+  /** Of `cpuUs`, V8's helper threads (garbage collection, background compilation); NaN when the run did not record it. */
   gcUs: number;
   cpuPct: number;
   rssMiB: number;
@@ -93,7 +93,7 @@ function loadTable(r: RunReport, mode: Mode, conns: number): string[] {
   const lines = [
     `### ${MODE_TITLE[mode]}, ${conns} connection${conns === 1 ? '' : 's'}`,
     '',
-    '| target | RPS | RPS range | ×direct | ×bare | p50 ms | p99 ms | proxy CPU % | CPU µs/req | of it GC threads | RSS after MiB | errors | other CPU % |',
+    '| target | RPS | RPS range | ×direct | ×bare | p50 ms | p99 ms | proxy CPU % | CPU µs/req | of it V8 helper threads | RSS after MiB | errors | other CPU % |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const t of r.targets) {
@@ -235,6 +235,6 @@ export function renderReport(r: RunReport): string {
   for (const n of r.notes) head.push(`> ${n}`, '');
   const noise = median(r.cells.map((c) => c.noisePct));
   if (noise >= 15) head.push(`> The machine was busy with other work during this run (median ${fmt(noise, 0)} % of a core used by other processes): throughput and latency are noisier than usual; CPU µs/req is the steadiest figure.`, '');
-  const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response; of it GC threads = the part spent in the V8 helper threads (parallel scavenges, concurrent marking and sweeping beside the event loop, on the core of the proxy). errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
+  const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response; of it V8 helper threads = the part spent in the V8Worker threads (garbage collection beside the event loop, that is parallel scavenges, concurrent marking and sweeping, and background compilation; on the core of the proxy). errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
   return [...head, ...budgetSection(r), ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
 }

@@ -73,8 +73,22 @@ start_pg() {
     say "postgres already running on $PG_PORT"
   else
     say "starting postgres on 127.0.0.1:$PG_PORT"
-    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/postgres.log" -w -t 30 \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DIR/sock -c fsync=off" start >&2
+    # The port lies inside Linux's default range for outgoing connections (32768-60999): right
+    # after heavy local traffic (a benchmark) a closed client socket can hold it in TIME_WAIT for up
+    # to a minute, and the bind fails. Wait that out instead of failing the whole run.
+    local try
+    for try in $(seq 1 9); do
+      if as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/postgres.log" -w -t 30 \
+          -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DIR/sock -c fsync=off" start >&2; then
+        break
+      fi
+      if [[ $try -eq 9 ]] || ! tail -n 5 "$PG_DIR/postgres.log" | grep -q 'Address already in use'; then
+        say "postgres did not start; see $PG_DIR/postgres.log (another server on port $PG_PORT? set LLMUX_PG_PORT)"
+        exit 1
+      fi
+      say "port $PG_PORT is still held by a closed connection (TIME_WAIT); retrying in 10 s ($try/8)"
+      sleep 10
+    done
     head -n 1 "$PG_DATA/postmaster.pid" >"$SVC/pg.pid"
   fi
   if ! as_pg "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \

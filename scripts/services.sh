@@ -86,7 +86,7 @@ start_pg() {
         say "postgres did not start; see $PG_DIR/postgres.log (another server on port $PG_PORT? set LLMUX_PG_PORT)"
         exit 1
       fi
-      say "port $PG_PORT is still held by a closed connection (TIME_WAIT); retrying in 10 s ($try/8)"
+      say "port $PG_PORT is held by another socket (after heavy local traffic, usually a closed connection in TIME_WAIT); retrying in 10 s ($try/8)"
       sleep 10
     done
     head -n 1 "$PG_DATA/postmaster.pid" >"$SVC/pg.pid"

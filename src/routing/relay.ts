@@ -58,7 +58,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
   function inspect(b: Buffer, text: string, s: number, e: number): Action {
     // Once content was seen (also earlier in this same chunk), only marked events need a look.
     const cheap = (st.committed || st.commitNow) && !slow;
-    const k = slow ? 'look' : quick.kind(text, s, e);
+    const k = slow ? 'look' : quick.kind(s, e);
     if (cheap) {
       if (k === 'plain') return 'keep';
       if (k === 'done') {
@@ -178,7 +178,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       const len = buf.length;
       // One latin1 string of the chunk for every search in it (sse.ts).
       const text = buf.toString('latin1');
-      quick.chunk();
+      quick.chunk(text);
       const segments: Buffer[] = [];
       let from = 0; // bytes before `from` are in `segments` already, or dropped
       let pos = 0; // where the next event starts
@@ -190,7 +190,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
         if (jump) {
           // After content only events with a mark need a look: go from mark to mark, and forward
           // the events between them without visiting each one.
-          const m = quick.next(text, pos);
+          const m = quick.next(pos);
           if (m === -1) break;
           s = lastBoundary(text, pos, m);
           e = eventEnd(text, s, m);

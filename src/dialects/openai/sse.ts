@@ -243,41 +243,41 @@ function nullAfter(text: string, i: number): boolean {
  * - `look`: usage, an error, a named event, `[DONE]` somewhere else: the caller parses it.
  */
 export class QuickScan {
-  #text: string | null = null;
-  /** Set by `chunk()`: the next question indexes its text anew. */
-  #fresh = true;
-  #marks: number[] = [];
+  #text = '';
+  /** The marks of `#text`, found on its first question (null until then). */
+  #marks: number[] | null = null;
   #next = 0;
 
   /**
-   * A new chunk is being read: its text is indexed on the next question. Strings compare by value,
-   * so two chunks with the same bytes would otherwise share one index and its position.
+   * The chunk whose events are asked about next (its latin1 text). Every chunk is indexed anew, also
+   * one with the same bytes as the last: its marks are found on the first question.
    */
-  chunk(): void {
-    this.#fresh = true;
+  chunk(text: string): void {
+    this.#text = text;
+    this.#marks = null;
   }
 
-  /** The first mark at or after `from` (asked in increasing order for one text), or -1. */
-  next(text: string, from: number): number {
-    if (this.#fresh || this.#text !== text) this.#index(text);
-    const m = this.#marks;
+  /** The first mark at or after `from` (asked in increasing order within the chunk), or -1. */
+  next(from: number): number {
+    const m = this.#marks ?? this.#index();
     while (this.#next < m.length && m[this.#next]! < from) this.#next++;
     return this.#next < m.length ? m[this.#next]! : -1;
   }
 
-  kind(text: string, start: number, end: number): 'plain' | 'done' | 'look' {
-    const mark = this.next(text, start);
+  /** What the event [start, end) of the chunk needs (events asked about in order). */
+  kind(start: number, end: number): 'plain' | 'done' | 'look' {
+    const mark = this.next(start);
     if (mark === -1 || mark >= end) return 'plain';
     // data: [DONE] (or data:[DONE])
+    const text = this.#text;
     if (text.startsWith('data:', start) && text.charCodeAt(start + 5 + (text.charCodeAt(start + 5) === 0x20 ? 1 : 0)) === 0x5b) {
       return isDone(text, start, end) ? 'done' : 'look';
     }
     return 'look';
   }
 
-  #index(text: string): void {
-    this.#text = text;
-    this.#fresh = false;
+  #index(): number[] {
+    const text = this.#text;
     this.#next = 0;
     // The characters that can make an event matter: `"usage"` (unless null), `"error"`, `event:`, `[DONE]`.
     const m: number[] = [];
@@ -291,6 +291,7 @@ export class QuickScan {
     if (m.length > 16) m.sort((a, b) => a - b);
     else sortFew(m);
     this.#marks = m;
+    return m;
   }
 }
 

@@ -14,8 +14,8 @@ import { Pool } from 'undici';
 // baseline is not slowed by what llmux is spared: with allocation-site pretenuring on, this proxy
 // allocated its per-request objects in the old generation after a few seconds of load (in a rig:
 // 30-60 MB a second promoted, a full mark-compact about every second, 6-9 µs a request in V8's
-// helper threads against 1-4 without; BENCHMARKS.md, thirteenth round). A baseline with a V8 pathology flatters
-// the ratios.
+// helper threads against 1-4 without; BENCHMARKS.md, thirteenth round). A baseline with a V8
+// pathology flatters the ratios.
 v8.setFlagsFromString('--no-allocation-site-pretenuring');
 
 function arg(name: string): string | undefined {

@@ -67,8 +67,8 @@ export function cpuMicros(pid: number): number {
 
 /**
  * CPU time used so far by the threads of `pid` whose name starts with `prefix`, in microseconds:
- * V8's helper threads are named `V8Worker` (parallel scavenges, concurrent marking, sweeping), so
- * this splits a proxy's CPU into the event loop's and the garbage collector's helpers'.
+ * V8's helper threads are named `V8Worker` (parallel scavenges, concurrent marking and sweeping,
+ * background compilation), so this splits a proxy's CPU into the event loop's and V8's helpers'.
  */
 export function threadMicros(pid: number, prefix: string): number {
   let tids: string[] = [];

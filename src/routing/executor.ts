@@ -8,6 +8,7 @@ import { channels, flushEvents, publishSoon, type AttemptEndEvent, type RequestE
 import { LlmuxError } from '../core/errors.ts';
 import { failsOver, isNetworkClass, type FailureClass } from '../core/failure.ts';
 import { nextDayStart } from '../core/clock.ts';
+import { abortAfter, type Cancellable } from '../core/timeouts.ts';
 import { statusForClass } from '../dialects/openai/errors.ts';
 import { abortReasons, type RequestContext, type RoutingDeps } from './context.ts';
 import { plan, type Endpoint, type Plan } from './planner.ts';
@@ -38,22 +39,23 @@ export interface ExecuteResult {
 
 export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<ExecuteResult> {
   const server = ctx.snapshot.config.server;
-  const deadline = setTimeout(() => ctx.controller.abort(abortReasons.deadline), server.deadlineMs);
+  // From the request's arrival (t0); cancelled when an answer commits (a stream may then run long).
+  const deadline = abortAfter(ctx.t0, server.deadlineMs, ctx.controller, abortReasons.deadline);
   let out: Outcome;
   try {
-    out = await loop(ctx, deps, () => clearTimeout(deadline));
+    out = await loop(ctx, deps, deadline);
   } catch (e) {
     const err = e instanceof LlmuxError ? e : new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
     writeError(ctx, err, null, 0, true);
     out = { status: err.status, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
   } finally {
-    clearTimeout(deadline);
+    deadline.cancel();
   }
   publishEnd(ctx, out, deps.instance);
   return { status: out.status, tokens: out.promptTokens + out.completionTokens };
 }
 
-async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void): Promise<Outcome> {
+async function loop(ctx: RequestContext, deps: RoutingDeps, deadline: Cancellable): Promise<Outcome> {
   const snap = ctx.snapshot;
   const route = resolveRoute(snap, ctx.model);
   if (!route) {
@@ -97,7 +99,7 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, onCommit: () => void
       const t = performance.now();
       ep.health.inflight++;
       try {
-        r = await runAttempt(ctx, ep, deps, onCommit);
+        r = await runAttempt(ctx, ep, deps, deadline);
       } finally {
         ep.health.inflight--;
       }

@@ -3,6 +3,7 @@
  * gone, deadline) or by the attempt's own `timeout.totalMs`, then hand the answer to the right reader:
  * error status, SSE relay (stream caller), SSE collection (forced upstream stream), or whole-body check.
  */
+import { abortAfter, type Cancellable } from '../core/timeouts.ts';
 import type { UsageCounts } from '../dialects/openai/sse.ts';
 import type { UpstreamAnswer, UpstreamCall } from '../upstream/client.ts';
 import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, upstreamStreams, type AttemptResult } from './attempt.ts';
@@ -12,7 +13,8 @@ import { writeChecked } from './outcome.ts';
 import type { Endpoint } from './planner.ts';
 import { relayStream } from './relay.ts';
 
-export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, onCommit: () => void): Promise<AttemptResult> {
+/** `deadline`: the request's, cancelled when this attempt's answer commits. */
+export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable): Promise<AttemptResult> {
   if (ctx.signal.aborted) return fail('canceled', null, 'the client went away');
   const streams = upstreamStreams(ctx, ep);
   const tSend = performance.now();
@@ -26,11 +28,11 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   }
   // The request's controller aborts this call too (client gone, deadline, shutdown).
   ctx.controller.attempt = call;
-  const timer = setTimeout(() => call.abort(abortReasons.attemptTimeout), ep.provider.timeout.totalMs);
+  const timer = abortAfter(tSend, ep.provider.timeout.totalMs, call, abortReasons.attemptTimeout);
   const committed = (): void => {
     // After commit a stream is bounded by the idle timeout only (long answers are legitimate).
-    clearTimeout(timer);
-    onCommit();
+    timer.cancel();
+    deadline.cancel();
   };
   let answer: UpstreamAnswer | undefined;
   try {
@@ -42,7 +44,7 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
     answer?.stream?.destroy();
     return classifyThrown(e, ctx, call);
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
     if (ctx.controller.attempt === call) ctx.controller.attempt = null;
   }
 }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
-import { parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
+import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
 import { abortReasons, RequestController, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
@@ -193,11 +193,8 @@ function noSchemas(): never {
 
 function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Record<string, unknown>; changed: boolean; repaired: boolean } {
   const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
-  let changed = repaired;
-  if (kind === 'chat') changed = validateChat(body) || changed;
-  else if (kind === 'completions') validateCompletion(body);
-  else validateEmbeddings(body);
-  changed = stripForbidden(body) || changed;
+  // Each validator also removes forbidden fields (api_base, headers, …), in the same pass over the keys.
+  const changed = (kind === 'chat' ? validateChat(body) : kind === 'completions' ? validateCompletion(body) : validateEmbeddings(body)) || repaired;
   return { body, changed, repaired };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlmuxError } from '../../core/errors.ts';
-import { maxDepth, parseJsonBody, stripForbidden, validateChat, validateCompletion, validateEmbeddings } from './validate.ts';
+import { maxDepth, parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from './validate.ts';
 
 const bounded = { timeout: 10_000 };
 
@@ -137,9 +137,25 @@ test('embeddings: input required, string or list', bounded, () => {
   throwsCode(() => validateEmbeddings({ model: 'm', input: 5 }), 'invalid_request', 'input');
 });
 
-test('api_base, api_key, base_url and friends are stripped', bounded, () => {
-  const body: Record<string, unknown> = { model: 'm', api_base: 'http://evil', api_key: 'sk-x', base_url: 'http://evil', headers: {}, extra_headers: {} };
-  assert.equal(stripForbidden(body), true);
-  assert.deepEqual(body, { model: 'm' });
-  assert.equal(stripForbidden({ model: 'm' }), false);
+test('api_base, api_key, base_url and friends are stripped, by every validator', bounded, () => {
+  const chat: Record<string, unknown> = { model: 'm', messages: [], api_base: 'http://evil', api_key: 'sk-x', base_url: 'http://evil', headers: {}, extra_headers: {} };
+  assert.equal(validateChat(chat), true);
+  assert.deepEqual(chat, { model: 'm', messages: [] });
+  assert.equal(validateChat({ model: 'm', messages: [] }), false);
+  const completion: Record<string, unknown> = { api_version: '1', model: 'm', prompt: 'hi', custom_llm_provider: 'x' };
+  assert.equal(validateCompletion(completion), true);
+  assert.deepEqual(completion, { model: 'm', prompt: 'hi' });
+  assert.equal(validateCompletion({ model: 'm', prompt: 'hi' }), false);
+  const embedding: Record<string, unknown> = { model: 'm', input: 'hi', headers: { authorization: 'x' } };
+  assert.equal(validateEmbeddings(embedding), true);
+  assert.deepEqual(embedding, { model: 'm', input: 'hi' });
+  // A forbidden field is removed even when its value is null or of any type.
+  const odd: Record<string, unknown> = { model: 'm', messages: [], api_key: null, base_url: 5 };
+  assert.equal(validateChat(odd), true);
+  assert.deepEqual(odd, { model: 'm', messages: [] });
+});
+
+test('with several wrong fields, the error names the first in the dialect\'s field order, whatever the body\'s key order', bounded, () => {
+  throwsCode(() => validateChat({ temperature: 'hot', model: 'm', messages: [], max_tokens: 'ten' }), 'invalid_request', 'max_tokens');
+  throwsCode(() => validateChat({ stream: 'yes', messages: [], model: 'm', temperature: 'hot' }), 'invalid_request', 'stream');
 });

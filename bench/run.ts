@@ -56,7 +56,7 @@ function parseOptions(argv: string[]): Options {
   const modes = (mi >= 0 ? (argv[mi + 1] ?? '').split(',') : ['json', 'stream']).filter((m): m is Mode => m === 'json' || m === 'stream');
   const ci = argv.indexOf('--connections');
   const connections = ci >= 0 ? (argv[ci + 1] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [1, 32, 128];
-  const plan: Plan = { reps: num('--reps', quick ? 1 : 3), durationS: num('--duration', quick ? 2 : 10, 0.5), connections: connections.length ? connections : [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 5), durationS: num('--duration', quick ? 2 : 6, 0.5), connections: connections.length ? connections : [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
   return {
     quick,
     write: has('--write') || !quick,

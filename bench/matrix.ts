@@ -97,7 +97,7 @@ function describe(label: string, cell: Omit<Cell, 'rep'>): string {
 }
 
 /**
- * Every cell of the plan, repetitions outermost, targets alternating. `between` runs before each
+ * Every cell of the plan, repetitions outermost, targets alternating (reversed in even repetitions). `between` runs before each
  * cell (run.ts lines llmux's inter-chunk probe up with its request-log prune there).
  */
 export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void, between?: () => Promise<void>): Promise<Cell[]> {
@@ -108,7 +108,9 @@ export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Rec
   for (let rep = 1; rep <= plan.reps; rep++) {
     for (const mode of plan.modes) {
       for (const conns of plan.connections) {
-        for (const t of targets) {
+        // Odd repetitions in order, even ones reversed (direct, bare, llmux; llmux, bare, direct): a
+        // machine that speeds up or slows down over a minute favours no target in the paired ratios.
+        for (const t of rep % 2 === 1 ? targets : [...targets].reverse()) {
           step++;
           const label = `[${step}/${total}] ${mode === 'json' ? 'non-stream' : 'stream'} c=${conns} ${t.name}`;
           if (!t.alive()) {

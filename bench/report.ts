@@ -148,8 +148,8 @@ interface Verdict {
 }
 
 /**
- * Each repetition's ratio (llmux's and the bare proxy's runs of the same cell, measured seconds
- * apart) and the bare proxy's CPU a request in it: how far one repetition moves on a shared machine,
+ * Each repetition's ratio (llmux's and the bare proxy's runs of the same cell, measured one right
+ * after the other) and the bare proxy's CPU a request in it: how far one repetition moves on a shared machine,
  * and whether the baseline itself ran at its usual speed.
  */
 function repetitions(r: RunReport, mode: Mode, conns: number): { ratios: number[]; bareUs: number[] } {

@@ -294,7 +294,7 @@ function removeTemp(tmp: string): void {
 function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}`;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}`;
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 

@@ -100,4 +100,11 @@ test('strings in the request line are escaped exactly as JSON.stringify does, fo
     assert.ok(line.includes(`"model":${JSON.stringify(model)},`), `code unit ${c.toString(16)}`);
   }
   assert.ok(requestLine(end({ model: 'a😀b' }), 0).includes('"model":"a😀b"'));
+  // Names repeat on every line and are remembered: the second line of a name is the same as the first.
+  for (const model of ['plain', 'with "quotes"', 'tab\there', 'lone \ud800 surrogate']) {
+    const first = requestLine(end({ model, principal: model }), 0);
+    assert.equal(requestLine(end({ model, principal: model }), 0), first);
+    assert.ok(first.includes(`"model":${JSON.stringify(model)},`) && first.includes(`"principal":${JSON.stringify(model)},`), first);
+    assert.doesNotThrow(() => JSON.parse(first));
+  }
 });

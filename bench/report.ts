@@ -168,6 +168,15 @@ function repetitions(r: RunReport, mode: Mode, conns: number): { ratios: number[
 }
 
 /**
+ * A ratio beside a line it is judged against: three decimals (0.746 is under 0.75, and "0.75" beside
+ * ❌ would not say why), four when three would round it onto the line (0.7497 is not 0.750).
+ */
+function fmtRatio(v: number, line: number): string {
+  const three = fmt(v, 3);
+  return Number(three) === line && v !== line ? fmt(v, 4) : three;
+}
+
+/**
  * The throughput line: the median of the repetitions' paired ratios. Each pairs two runs measured
  * seconds apart, so a slow or fast minute of the machine moves both; the ratio of the two medians
  * (the tables' ×bare) can pair llmux's median run with the bare proxy's from another minute. Both
@@ -176,12 +185,11 @@ function repetitions(r: RunReport, mode: Mode, conns: number): { ratios: number[
 function throughputLine(r: RunReport, mode: Mode, conns: number, l: Agg | undefined, b: Agg | undefined): { ratio: number; text: string } {
   const ofMedians = (l?.rps ?? NaN) / (b?.rps ?? NaN);
   const { ratios, bareUs } = repetitions(r, mode, conns);
-  if (ratios.length < 2) return { ratio: ofMedians, text: fmt(ofMedians, 3) };
+  if (ratios.length < 2) return { ratio: ofMedians, text: fmtRatio(ofMedians, 0.75) };
   const paired = median(ratios);
-  // Three decimals: a ratio of 0.746 is under the line, and "0.75" beside ❌ would not say why.
   return {
     ratio: paired,
-    text: `${fmt(paired, 3)}, the median of the repetitions' ratios (${ratios.map((x) => fmt(x)).join(', ')}; the bare proxy at ${bareUs.map((x) => fmt(x, 0)).join(', ')} µs a request); ratio of the medians ${fmt(ofMedians, 3)}`,
+    text: `${fmtRatio(paired, 0.75)}, the median of the repetitions' ratios (${ratios.map((x) => fmt(x)).join(', ')}; the bare proxy at ${bareUs.map((x) => fmt(x, 0)).join(', ')} µs a request); ratio of the medians ${fmtRatio(ofMedians, 0.75)}`,
   };
 }
 
@@ -261,7 +269,7 @@ const SETUP = [
   '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop. It turns off V8\'s allocation-site pretenuring at start, as llmux\'s launcher does ("Where the time goes", thirteenth round).',
   '- **llmux**: `node bin/llmux.js serve --config bench/llmux.bench.yaml` (what `npm start` runs; started once before to fill Node\'s compile cache, so it is measured as a restart): a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
   '',
-  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--connections 1,32,128`, `--load-only` (no open-stream, TTFB or inter-chunk probes: for quick iterations), `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
+  'Run `npm run bench` (full, writes this file, ~11 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--connections 1,32,128`, `--load-only` (no open-stream, TTFB or inter-chunk probes: for quick iterations), `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree); the environment variable `LLMUX_BENCH_NODE_FLAGS` passes extra Node or V8 flags to llmux (`--trace-gc`: its collections in `bench/results/llmux.log`). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
   '',
 ];
 

@@ -44,6 +44,11 @@ interface Options {
   loadOnly: boolean;
 }
 
+/** Extra Node or V8 flags for llmux from the environment (`LLMUX_BENCH_NODE_FLAGS="--trace-gc"`): for diagnosis; the report says so. */
+function extraLlmuxFlags(): string[] {
+  return (process.env['LLMUX_BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+}
+
 function parseOptions(argv: string[]): Options {
   const has = (f: string): boolean => argv.includes(f);
   const num = (f: string, d: number, min = 1): number => {
@@ -113,7 +118,7 @@ async function startWorld(o: Options): Promise<World> {
   const profileSince = Date.now();
   const profileDir = o.profile ? resultsPath('prof') : undefined;
   const llmuxSince = Date.now();
-  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir });
+  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir, nodeFlags: extraLlmuxFlags() });
   const notes: string[] = [];
   if (l.error) {
     log(`\n${l.error}\n\nContinuing with direct and bare only.\n`);
@@ -294,7 +299,7 @@ function removeTemp(tmp: string): void {
 function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}`;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}${extraLlmuxFlags().length ? ` llmux ran with extra Node flags (\`LLMUX_BENCH_NODE_FLAGS\`): \`${extraLlmuxFlags().join(' ')}\`.` : ''}`;
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { hashKey, sameDigest } from '../core/digest.ts';
 import { LlmuxError } from '../core/errors.ts';
+import { boundedMemo } from '../core/memo.ts';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 
 /** Looks up keys made through the admin API or `llmux keys create` (in the store). */
@@ -30,23 +31,13 @@ export const adminPrincipal: ClientPrincipal = Object.freeze({
  * Digests of recently presented keys: a busy client sends the same key on every request, and hashing
  * it each time was 1 % of the gateway's CPU. Bounded; only digests of presented keys are held.
  */
-const recent = new Map<string, string>();
 const recentMax = 1024;
-
-function digestOf(key: string): string {
-  let h = recent.get(key);
-  if (h === undefined) {
-    h = hashKey(key);
-    if (recent.size >= recentMax) recent.clear();
-    recent.set(key, h);
-  }
-  return h;
-}
+const digestOf = boundedMemo(hashKey, recentMax);
 
 /**
  * Digests by the Authorization header as sent: a client sends the same header on every request, and
  * reading the key out of it (a regular expression and a substring) cost about 0.25 µs a request.
- * Only headers that hold a key, and of a sane length, are kept; bounded like `recent`.
+ * Only headers that hold a key, and of a sane length, are kept; bounded like `digestOf`.
  */
 const byHeader = new Map<string, string>();
 const byHeaderMaxLength = 512;

@@ -10,6 +10,7 @@
  */
 import pino from 'pino';
 import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
+import { boundedMemo } from '../core/memo.ts';
 import { writesPlainJson, type Logger } from './logger.ts';
 
 interface LineSink {
@@ -29,18 +30,7 @@ function str(s: string): string {
  * principal): looked up instead of tested with the regular expression each time. Bounded: a client
  * that sends a new model name on every request only empties it now and then.
  */
-const quoted = new Map<string, string>();
-const quotedMax = 512;
-
-function name(s: string): string {
-  let q = quoted.get(s);
-  if (q === undefined) {
-    q = str(s);
-    if (quoted.size >= quotedMax) quoted.clear();
-    quoted.set(s, q);
-  }
-  return q;
-}
+const name = boundedMemo(str, 512);
 
 /** The info line for a request, byte for byte what `log.info(fields, 'request')` writes with `base: undefined`. */
 export function requestLine(e: RequestEndEvent, time: number): string {

@@ -94,3 +94,22 @@ test('an abort that cancels another timeout of the same slot stops that one', bo
   assert.deepEqual(b.reasons, ['b'], 'the rest of the slot still fires');
   assert.equal(pendingTimeouts(), 0);
 });
+
+test('a timeout further away than Node\'s longest timer delay waits, rather than firing or spinning', bounded, async () => {
+  const a = target();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const t = abortAfter(performance.now(), 40 * 86_400_000, a, 'far');
+    await sleep(50);
+    assert.deepEqual(a.reasons, [], 'not fired');
+    assert.equal(pendingTimeouts(), 1);
+    t.cancel();
+    assert.equal(pendingTimeouts(), 0);
+    await sleep(10);
+    assert.deepEqual(warnings.filter((w) => w === 'TimeoutOverflowWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

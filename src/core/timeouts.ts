@@ -22,6 +22,8 @@ export interface AbortTarget {
 }
 
 const SLOT_MS = 10;
+/** Node's longest timer delay (2^31 - 1 ms). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 interface Slot {
   readonly key: number;
@@ -84,7 +86,9 @@ function place(t: Timeout): void {
     // would make a new list (and a libuv timer) for nearly every slot. Node's timers never fire early
     // by their own clock; `fire` checks each timeout against performance.now() anyway, and puts back
     // one that is not due yet.
-    slot.timer = setTimeout(fire, Math.max(1, Math.ceil(key * SLOT_MS - performance.now())), slot);
+    // At most Node's longest delay (about 24.8 days; a longer one would fire after 1 ms): a timeout
+    // further away than that is put back when this fires.
+    slot.timer = setTimeout(fire, Math.min(MAX_DELAY_MS, Math.max(1, Math.ceil(key * SLOT_MS - performance.now()))), slot);
   }
   t.slot = slot;
   t.next = slot.head;

@@ -171,10 +171,16 @@ function checkFields(body: Record<string, unknown>, fields: Record<string, Kind>
 /** A top-level key's rule: its type, or `forbidden` (removed before forwarding). */
 type Rule = Kind | 'forbidden';
 
-function rulesOf(fields: Record<string, Kind>): Map<string, Rule> {
-  const m = new Map<string, Rule>(Object.entries(fields));
-  for (const f of forbiddenBodyFields) m.set(f, 'forbidden');
-  return m;
+/** A dialect's fields (in their order, for the error) and, by name, each top-level key's rule. */
+interface Rules {
+  readonly fields: Record<string, Kind>;
+  readonly byKey: Map<string, Rule>;
+}
+
+function rulesOf(fields: Record<string, Kind>): Rules {
+  const byKey = new Map<string, Rule>(Object.entries(fields));
+  for (const f of forbiddenBodyFields) byKey.set(f, 'forbidden');
+  return { fields, byKey };
 }
 
 /**
@@ -184,10 +190,10 @@ function rulesOf(fields: Record<string, Kind>): Map<string, Rule> {
  * A wrong type is reported by `checkFields`, so the error names the same field as before whatever
  * the body's key order. Returns true when a forbidden field was removed.
  */
-function checkKeys(body: Record<string, unknown>, fields: Record<string, Kind>, rules: Map<string, Rule>): boolean {
+function checkKeys(body: Record<string, unknown>, rules: Rules): boolean {
   let forbidden: string[] | null = null;
   for (const name in body) {
-    const rule = rules.get(name);
+    const rule = rules.byKey.get(name);
     if (rule === undefined) continue;
     if (rule === 'forbidden') {
       (forbidden ??= []).push(name);
@@ -195,7 +201,7 @@ function checkKeys(body: Record<string, unknown>, fields: Record<string, Kind>, 
     }
     const v = body[name];
     if (v === undefined || (v === null && name !== 'model')) continue;
-    if (!ok(v, rule)) checkFields(body, fields);
+    if (!ok(v, rule)) checkFields(body, rules.fields);
   }
   if (forbidden === null) return false;
   for (const f of forbidden) delete body[f];
@@ -222,7 +228,7 @@ export function validateChat(body: Record<string, unknown>): boolean {
   }
   requireModel(body);
   if (body.messages === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"messages" is required.', { param: 'messages' });
-  changed = checkKeys(body, chatFields, chatRules) || changed;
+  changed = checkKeys(body, chatRules) || changed;
   const msgs = body.messages as unknown[];
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i];
@@ -237,12 +243,12 @@ export function validateChat(body: Record<string, unknown>): boolean {
 export function validateCompletion(body: Record<string, unknown>): boolean {
   requireModel(body);
   if (body.prompt === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"prompt" is required.', { param: 'prompt' });
-  return checkKeys(body, completionFields, completionRules);
+  return checkKeys(body, completionRules);
 }
 
 /** Embeddings; forbidden fields are removed. Returns true if the body changed. */
 export function validateEmbeddings(body: Record<string, unknown>): boolean {
   requireModel(body);
   if (body.input === undefined) throw new LlmuxError('LLMUX_ERR_INVALID_REQUEST', '"input" is required.', { param: 'input' });
-  return checkKeys(body, embeddingFields, embeddingRules);
+  return checkKeys(body, embeddingRules);
 }

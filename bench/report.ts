@@ -167,6 +167,9 @@ function repetitions(r: RunReport, mode: Mode, conns: number): { ratios: number[
   return { ratios, bareUs };
 }
 
+/** The budget's throughput line: llmux's requests/s at least this share of the bare proxy's. */
+const RPS_LINE = 0.75;
+
 /**
  * A ratio beside a line it is judged against: three decimals (0.746 is under 0.75, and "0.75" beside
  * ❌ would not say why), four when three would round it onto the line (0.7497 is not 0.750).
@@ -185,11 +188,11 @@ function fmtRatio(v: number, line: number): string {
 function throughputLine(r: RunReport, mode: Mode, conns: number, l: Agg | undefined, b: Agg | undefined): { ratio: number; text: string } {
   const ofMedians = (l?.rps ?? NaN) / (b?.rps ?? NaN);
   const { ratios, bareUs } = repetitions(r, mode, conns);
-  if (ratios.length < 2) return { ratio: ofMedians, text: fmtRatio(ofMedians, 0.75) };
+  if (ratios.length < 2) return { ratio: ofMedians, text: fmtRatio(ofMedians, RPS_LINE) };
   const paired = median(ratios);
   return {
     ratio: paired,
-    text: `${fmtRatio(paired, 0.75)}, the median of the repetitions' ratios (${ratios.map((x) => fmt(x)).join(', ')}; the bare proxy at ${bareUs.map((x) => fmt(x, 0)).join(', ')} µs a request); ratio of the medians ${fmtRatio(ofMedians, 0.75)}`,
+    text: `${fmtRatio(paired, RPS_LINE)}, the median of the repetitions' ratios (${ratios.map((x) => fmt(x)).join(', ')}; the bare proxy at ${bareUs.map((x) => fmt(x, 0)).join(', ')} µs a request); ratio of the medians ${fmtRatio(ofMedians, RPS_LINE)}`,
   };
 }
 
@@ -201,7 +204,7 @@ function verdicts(r: RunReport): Verdict[] {
     const b = aggregate(r.cells, 'bare', mode, c);
     const name = mode === 'json' ? 'non-stream' : 'stream';
     const tp = throughputLine(r, mode, c, l, b);
-    out.push({ check: `${name} RPS at c=${c}, llmux/bare`, budget: '≥ 0.75', measured: tp.text, pass: judge(tp.ratio, (v) => v >= 0.75) });
+    out.push({ check: `${name} RPS at c=${c}, llmux/bare`, budget: `≥ ${RPS_LINE}`, measured: tp.text, pass: judge(tp.ratio, (v) => v >= RPS_LINE) });
     // Latency and CPU per request mean little when many answers were errors (an open breaker's 503).
     const errorsOnly = (l?.errorShare ?? 0) > 0.01;
     const cpuNote = errorsOnly ? ` (${fmt((l?.errorShare ?? 0) * 100, 0)} % of answers were errors)` : '';

@@ -42,11 +42,8 @@ interface Options {
   ref: string | undefined;
   /** Only the load matrix: no open-stream, TTFB or inter-chunk probes (for quick iterations). */
   loadOnly: boolean;
-}
-
-/** Extra Node or V8 flags for llmux from the environment (`LLMUX_BENCH_NODE_FLAGS="--trace-gc"`): for diagnosis; the report says so. */
-function extraLlmuxFlags(): string[] {
-  return (process.env['LLMUX_BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+  /** Extra Node or V8 flags for llmux, from `LLMUX_BENCH_NODE_FLAGS` (`--trace-gc`): for diagnosis; the report says so. */
+  llmuxFlags: string[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -74,6 +71,7 @@ function parseOptions(argv: string[]): Options {
     settleMs: quick ? 800 : 2000,
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
     loadOnly: has('--load-only'),
+    llmuxFlags: (process.env['LLMUX_BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean),
   };
 }
 
@@ -118,7 +116,7 @@ async function startWorld(o: Options): Promise<World> {
   const profileSince = Date.now();
   const profileDir = o.profile ? resultsPath('prof') : undefined;
   const llmuxSince = Date.now();
-  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir, nodeFlags: extraLlmuxFlags() });
+  const l = await startLlmux(up.port, tmp, { cpu: o.pin ? 1 : undefined, profileDir, logFile: resultsPath('llmux.log'), tree: treeDir, nodeFlags: o.llmuxFlags });
   const notes: string[] = [];
   if (l.error) {
     log(`\n${l.error}\n\nContinuing with direct and bare only.\n`);
@@ -299,7 +297,7 @@ function removeTemp(tmp: string): void {
 function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}${extraLlmuxFlags().length ? ` llmux ran with extra Node flags (\`LLMUX_BENCH_NODE_FLAGS\`): \`${extraLlmuxFlags().join(' ')}\`.` : ''}`;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}${o.llmuxFlags.length ? ` llmux ran with extra Node flags (\`LLMUX_BENCH_NODE_FLAGS\`): \`${o.llmuxFlags.join(' ')}\`.` : ''}`;
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 

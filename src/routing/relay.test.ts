@@ -167,6 +167,48 @@ test('two chunks with the same bytes are each looked at (the second usage-only c
   assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
 });
 
+test('a broken event before content fails the attempt, also when the next event of the same chunk is content', bounded, async () => {
+  const content = `data: ${chunk({ content: 'x' })}\n\n`;
+  for (const broken of [
+    `data: ${chunk({ role: 'assistant', content: '' }).slice(0, -2)}\n\n`, // cut: brackets unbalanced
+    'data: {"choices":[{"delta":{"role":"assistant"}}]}}\n\n', // one bracket too many
+    'data: {"choices":[{"delta":{"role":"assistant}}]}\n\n', // a string left open
+    'data: {"id":"c1","delta":{"role":"assistant"}}\n\n', // no choices: parsed, and not content
+    'data: not json\n\n',
+  ]) {
+    const { res, r } = await relay([Buffer.from(`${broken}${content}data: [DONE]\n\n`)]);
+    if (broken.startsWith('data: {"id":"c1","delta"')) {
+      // Valid JSON, no content: parsed (not only shape-checked) and passed on before the content event.
+      assert.equal(r.type, 'done', broken);
+      assert.equal(res.text(), `${broken}${content}data: [DONE]\n\n`);
+      continue;
+    }
+    assert.equal(r.type, 'fail', broken);
+    assert.match(r.type === 'fail' ? r.message : '', /not JSON/, broken);
+    assert.equal(res.out.length, 0, broken);
+  }
+});
+
+test('usage in every event (a running count): the caller who asked for it gets every event, the last count is recorded, at every cut', bounded, async () => {
+  const ev = [
+    `data: ${chunk({ role: 'assistant', content: '' }, null, { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 })}\n\n`,
+    `data: ${chunk({ content: 'a' }, null, { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 })}\n\n`,
+    `data: ${chunk({ content: 'b' }, null, null)}\n\n`,
+    `data: ${chunk({ content: 'c' }, null, { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 })}\n\n`,
+    `data: ${chunk({}, 'stop', null)}\n\n`,
+    'data: [DONE]\n\n',
+  ];
+  const body = Buffer.from(ev.join(''));
+  for (let k = 1; k < body.length; k += 3) {
+    const { res, r } = await relay([body.subarray(0, k), body.subarray(k)], { includeUsage: true });
+    assert.equal(res.text(), body.toString('utf8'), `cut at ${k}`);
+    assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 5 }, `usage, cut at ${k}`);
+  }
+  // One event a chunk, as a slow upstream sends them.
+  const { r } = await relay(ev.map((e) => Buffer.from(e)), { includeUsage: true });
+  assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 5 });
+});
+
 test('an event that is JSON but no object (null, a number, a list) fails the attempt before content and passes after it', bounded, async () => {
   for (const odd of ['null', '42', '[1]', '"text"']) {
     const before = await relay([Buffer.from(`data: ${odd}\n\ndata: ${chunk({ content: 'x' })}\n\ndata: [DONE]\n\n`)]);

@@ -48,7 +48,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
   const assembler = ctx.capture ? new StreamAssembler() : null;
   const slow = rename !== undefined || assembler !== null;
   const scanner = new SseScanner();
-  const quick = new QuickScan();
+  // Every usage event is kept when the caller asked for usage: only the last one's counts are read.
+  const quick = new QuickScan(!stripUsage);
   const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0, ended: false };
 
   /**

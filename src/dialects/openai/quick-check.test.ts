@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { quickCheckBody, quickUsageEvent } from './quick-check.ts';
+import { readUsage } from './sse.ts';
 
 const ok = {
   id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
@@ -26,6 +27,22 @@ test('quick check: usage numbers read in one pass agree with a parse, odd usage 
   assert.deepEqual(u('{"prompt_tokens":5,"completion_tokens":9,"cost":0.0012}'), { usage: { promptTokens: 5, completionTokens: 9 } }, 'a fraction: parsed instead');
   assert.deepEqual(u('{"prompt_tokens":5,"completion_tokens":9,"note":"a, b"}'), { usage: { promptTokens: 5, completionTokens: 9 } }, 'a string: parsed instead');
   assert.deepEqual(u('{}'), { usage: { promptTokens: 0, completionTokens: 0 } });
+});
+
+test('quick check: the counts read in place are what readUsage makes of the parsed usage, field by field', () => {
+  const u = (usage: string) => q(JSON.stringify(ok).replace(/"usage":\{.*\}\}$/, `"usage":${usage}}`));
+  // Every combination of present, null and absent counts, small and large, in both key orders, and a
+  // total below the prompt (the completion count a total implies is never negative).
+  const values = [undefined, null, 0, 3, 40, 1234567];
+  for (const p of values) for (const c of values) for (const t of values) {
+    for (const order of [['prompt_tokens', 'completion_tokens', 'total_tokens'], ['total_tokens', 'completion_tokens', 'prompt_tokens']]) {
+      const v: Record<string, number | null | undefined> = { prompt_tokens: p, completion_tokens: c, total_tokens: t };
+      const obj: Record<string, number | null> = {};
+      for (const k of order) if (v[k] !== undefined) obj[k] = v[k]!;
+      const text = JSON.stringify(obj);
+      assert.deepEqual(u(text), { usage: readUsage(JSON.parse(text)) }, text);
+    }
+  }
 });
 
 test('quick check: anything unusual is left to the full parse (null)', () => {

@@ -117,7 +117,7 @@ function usageValue(s: string, v: number, parse: boolean): UsageCounts | null | 
   const end = found.usageEnd;
   if (s.charCodeAt(v) !== 0x7b || end < v || s.charCodeAt(end) !== 0x7d) return undefined;
   const counts = usageNumbers(s, v, end);
-  if (counts) return readUsage(counts);
+  if (counts) return counts;
   if (!parse) return undefined;
   try {
     return readUsage(JSON.parse(s.slice(v, end + 1)));
@@ -143,27 +143,26 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
   return usage === undefined ? null : { usage };
 }
 
-const TOKEN_NAMES = ['prompt_tokens', 'completion_tokens', 'total_tokens'];
-
-/** Which token key the string `s[from..to)` is, if any. */
-function tokenKey(s: string, from: number, to: number): string | null {
-  for (const k of TOKEN_NAMES) if (to - from === k.length && s.startsWith(k, from)) return k;
-  return null;
-}
-
 /**
- * The top-level integer fields of the usage object `s[start..end]` (nested detail objects skipped),
- * read in one pass without a parse; null when anything looks unusual (the caller then parses).
+ * The counts of the usage object `s[start..end]`, read in one pass without a parse from its top-level
+ * integer fields (nested detail objects skipped), as `readUsage` reads them from the parsed object;
+ * null when anything looks unusual (the caller then parses).
  */
-function usageNumbers(s: string, start: number, end: number): Record<string, number> | null {
-  const out: Record<string, number> = {};
+function usageNumbers(s: string, start: number, end: number): UsageCounts | null {
+  // -1: not present. Counts are whole and not negative here (digits only).
+  let prompt = -1;
+  let completion = -1;
+  let total = -1;
   let i = skipWsAt(s, start + 1);
   while (i < end) {
     if (s.charCodeAt(i) !== QUOTE) return null;
     const k = closeQuote(s, i, end);
     if (k === -1) return null;
-    const first = s.charCodeAt(i + 1);
-    const name = first === 0x70 || first === 0x63 || first === 0x74 ? tokenKey(s, i + 1, k) : null; // p, c, t
+    // Which count the key names: 1 prompt_tokens, 2 completion_tokens, 3 total_tokens, 0 another.
+    const len = k - i - 1;
+    const which = len === 13 && s.startsWith('prompt_tokens', i + 1) ? 1
+      : len === 17 && s.startsWith('completion_tokens', i + 1) ? 2
+      : len === 12 && s.startsWith('total_tokens', i + 1) ? 3 : 0;
     i = skipWsAt(s, k + 1);
     if (s.charCodeAt(i) !== 0x3a) return null;
     i = skipWsAt(s, i + 1);
@@ -175,7 +174,9 @@ function usageNumbers(s: string, start: number, end: number): Record<string, num
       if (i - from > 15) return null; // beyond exact integers: let the parse (and readUsage) judge
       const after = s.charCodeAt(i);
       if (after === 0x2e || after === 0x65 || after === 0x45) return null; // a fraction or exponent
-      if (name !== null) out[name] = n;
+      if (which === 1) prompt = n;
+      else if (which === 2) completion = n;
+      else if (which === 3) total = n;
     } else if (c === 0x7b) {
       const close = objectEnd(s, i, end);
       if (close < 0) return null;
@@ -188,7 +189,10 @@ function usageNumbers(s: string, start: number, end: number): Record<string, num
     else if (i === end) break;
     else return null;
   }
-  return out;
+  // What readUsage makes of the same fields: no completion count, the total less the prompt.
+  const p = prompt > 0 ? prompt : 0;
+  const done = completion >= 0 ? completion : total >= 0 ? Math.max(0, total - p) : 0;
+  return { promptTokens: p, completionTokens: done };
 }
 
 /** Index of the `}` closing the object that opens at `i`, at or before `last` (strings skipped); -1 if none. */
@@ -228,3 +232,4 @@ export function quickUsageEvent(text: string, start: number, end: number): { usa
   const usage = usageValue(text, valueAt(text, found.usage, 7), false);
   return usage === undefined ? null : { usage, emptyChoices };
 }
+

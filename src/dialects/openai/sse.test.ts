@@ -230,6 +230,43 @@ test('QuickScan: marks of every kind, many of them, come back in buffer order', 
   }
 });
 
+test('QuickScan(lastUsageOnly): only the last usage object of the complete events is marked; errors, named events and [DONE] as before', async () => {
+  const { QuickScan, SseScanner } = await import('./sse.ts');
+  const usage = (n: number): string => `data: {"choices":[{"delta":{"content":"${n}"}}],"usage":{"prompt_tokens":1,"completion_tokens":${n}}}\n\n`;
+  const events = [
+    usage(1),
+    'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n',
+    usage(2),
+    'event: error\ndata: {"error":{"message":"x"}}\n\n',
+    usage(3),
+    'data: {"choices":[{"delta":{"content":"b"}}],"usage": null}\n\n',
+    'data: [DONE]\n\n',
+  ];
+  const kinds = (text: string, q: InstanceType<typeof QuickScan>): string[] => {
+    const out: string[] = [];
+    new SseScanner().push(Buffer.from(text), (_b, s, e, t) => {
+      if (s === 0) q.chunk(t);
+      out.push(q.kind(s, e));
+    });
+    return out;
+  };
+  assert.deepEqual(kinds(events.join(''), new QuickScan(true)), ['plain', 'plain', 'plain', 'look', 'look', 'plain', 'done']);
+  assert.deepEqual(kinds(events.join(''), new QuickScan()), ['look', 'plain', 'look', 'look', 'look', 'plain', 'done'], 'every usage without the option');
+  // A usage object in an event whose blank line has not arrived is not the last one yet: the one
+  // before it is marked, and the cut event is searched again with the next chunk.
+  const text = Buffer.from(`${usage(1)}${usage(2).slice(0, -1)}`).toString('latin1');
+  const q = new QuickScan(true);
+  q.chunk(text);
+  assert.equal(q.next(0), text.indexOf('"usage"'));
+  assert.equal(q.next(text.indexOf('"usage"') + 1), -1);
+  // Only null usages, or none: no mark.
+  for (const t of ['data: {"choices":[],"usage":null}\n\n', 'data: {"choices":[]}\n\n', 'usage"']) {
+    const n = new QuickScan(true);
+    n.chunk(t);
+    assert.equal(n.next(0), -1, t);
+  }
+});
+
 test('hasText: a non-empty content string is recognised without a parse; anything else asks for one', async () => {
   const { hasText, eventData } = await import('./sse.ts');
   const t = (text: string): boolean => {

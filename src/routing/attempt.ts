@@ -35,7 +35,8 @@ export interface AttemptDone {
   readonly message: string | null;
   readonly usage: UsageCounts | null;
   readonly ttftMs: number | null;
-  readonly upstreamMs: number;
+  /** performance.now() when the answer ended: the attempt's end, and the request's (one clock read for both). */
+  readonly endedAt: number;
   readonly response?: unknown;
 }
 

@@ -29,6 +29,8 @@ interface Outcome {
   promptTokens: number;
   completionTokens: number;
   response?: unknown;
+  /** performance.now() when the answer ended, when the attempt that answered read it. */
+  endedAt?: number;
 }
 
 /** What the request used, for the caller's own limits (client-key token budgets). */
@@ -99,11 +101,12 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, deadline: Cancellabl
       const t = performance.now();
       ep.health.inflight++;
       try {
-        r = await runAttempt(ctx, ep, deps, deadline);
+        r = await runAttempt(ctx, ep, deps, deadline, t);
       } finally {
         ep.health.inflight--;
       }
-      now = attempted(ctx, deps, ep, r, performance.now() - t, upstream);
+      // An answer says when it ended (the clock is read once for the attempt's and the request's end).
+      now = attempted(ctx, deps, ep, r, (r.type === 'done' ? r.endedAt : performance.now()) - t, upstream);
       if (r.type === 'done') break;
       // Retries are for a network blip, not for an endpoint whose breaker this very failure opened.
       if (!isNetworkClass(r.cls) || ep.health.breaker.state(now) === 'open') break;
@@ -115,7 +118,7 @@ async function loop(ctx: RequestContext, deps: RoutingDeps, deadline: Cancellabl
     }
     if (r.type === 'done') {
       permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0), now);
-      return { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response };
+      return { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response, endedAt: r.endedAt };
     }
     permit.settle(0);
     x.last = r;
@@ -165,7 +168,7 @@ function publishEnd(ctx: RequestContext, o: Outcome, instance: string): void {
   const ev: RequestEndEvent = {
     instance, requestId: ctx.id, at: ctx.at, principal: ctx.principal?.name ?? null, kind: ctx.kind, route: o.route, model: ctx.model,
     upstreamModel: o.ep?.model ?? null, provider: o.ep?.provider.id ?? null, endpointId: o.ep?.id ?? null,
-    status: o.status, cls: o.cls, attempts: ctx.attempts.length, latencyMs: performance.now() - ctx.t0, ttftMs: o.ttftMs,
+    status: o.status, cls: o.cls, attempts: ctx.attempts.length, latencyMs: (o.endedAt ?? performance.now()) - ctx.t0, ttftMs: o.ttftMs,
     promptTokens: o.promptTokens, completionTokens: o.completionTokens, stream: ctx.stream, repaired: ctx.repaired, error: o.error,
   };
   if (ctx.capture) ev.capture = { request: ctx.body, response: o.response ?? null, attempts: ctx.attempts };

@@ -29,6 +29,8 @@ interface RelayState {
   sawDone: boolean;
   usage: UsageCounts | null;
   ttftMs: number | null;
+  /** performance.now() when the first content event was seen (0 before): the commit's time too. */
+  contentAt: number;
   /** An error event seen (pre-commit: the attempt fails; post-commit: passed through and recorded). */
   inband: { cls: FailureClass; message: string } | null;
   held: Buffer[];
@@ -50,7 +52,14 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
   const scanner = new SseScanner();
   // Every usage event is kept when the caller asked for usage: only the last one's counts are read.
   const quick = new QuickScan(!stripUsage);
-  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, inband: null, held: [], heldBytes: 0, ended: false };
+  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, contentAt: 0, inband: null, held: [], heldBytes: 0, ended: false };
+
+  /** The first content event: the stream commits once its chunk has been read. */
+  function contentSeen(): void {
+    st.commitNow = true;
+    st.contentAt = performance.now();
+    st.ttftMs = st.contentAt - ctx.t0;
+  }
 
   /**
    * Inspect the event [s, e) of a chunk: `b` its bytes, `text` the same as a latin1 string (what the
@@ -74,8 +83,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       }
     } else if (k === 'plain' && hasText(text, s, e)) {
       // The first content event, recognised without a parse: commit.
-      st.commitNow = true;
-      st.ttftMs = performance.now() - ctx.t0;
+      contentSeen();
       return 'keep';
     }
     // Without a mark the event holds no [DONE], usage or error; else look.
@@ -119,10 +127,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
     }
     assembler?.add(obj);
     if (obj.usage) st.usage = readUsage(obj.usage) ?? st.usage;
-    if (!st.committed && isContentChunk(obj)) {
-      st.commitNow = true;
-      st.ttftMs = performance.now() - ctx.t0;
-    }
+    if (!st.committed && isContentChunk(obj)) contentSeen();
     const choices = obj.choices;
     if (stripUsage && obj.usage && Array.isArray(choices) && choices.length === 0) return 'drop';
     if (rename && renameReasoning(obj, rename)) return Buffer.from(`data: ${JSON.stringify(obj)}\n\n`);
@@ -166,7 +171,8 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
       // The whole answer is here ([DONE] included): its length is known, so it goes out in one write
       // without chunked framing, as an upstream that sent it in one piece would have sent it.
       const head = end ? [...sseHead, 'content-length', String(st.heldBytes)] : sseHead;
-      const t = performance.now();
+      // Committed at its first content event, read in this same chunk: that time is the commit's too.
+      const t = st.contentAt !== 0 ? st.contentAt : performance.now();
       res.writeHead(200, llmuxHead(ctx, ep, t - tSend, true, head, t));
       write(st.held, end);
       st.held = [];
@@ -263,7 +269,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
     function done(cls: FailureClass | null, message: string | null): AttemptResult {
       return {
         type: 'done', status: 200, cls, message, usage: st.usage, ttftMs: st.ttftMs,
-        upstreamMs: performance.now() - tSend, response: assembler?.result(),
+        endedAt: performance.now(), response: assembler?.result(),
       };
     }
   });

@@ -13,11 +13,10 @@ import { writeChecked } from './outcome.ts';
 import type { Endpoint } from './planner.ts';
 import { relayStream } from './relay.ts';
 
-/** `deadline`: the request's, cancelled when this attempt's answer commits. */
-export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable): Promise<AttemptResult> {
+/** `deadline`: the request's, cancelled when this attempt's answer commits. `tSend`: performance.now() as the attempt starts. */
+export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable, tSend: number): Promise<AttemptResult> {
   if (ctx.signal.aborted) return fail('canceled', null, 'the client went away');
   const streams = upstreamStreams(ctx, ep);
-  const tSend = performance.now();
   let call: UpstreamCall;
   try {
     call = deps.clients.call({
@@ -64,7 +63,7 @@ function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: Upst
       onCommit();
       const t = performance.now();
       writeChecked(ctx, ep, c, Buffer.alloc(0), t - tSend, t);
-      return done(c.usage, tSend, ctx, undefined, t);
+      return done(c.usage, ctx, undefined, t);
     });
   }
   const buf = answer.body ?? Buffer.alloc(0);
@@ -74,10 +73,10 @@ function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: Upst
   // One clock read for the answer's Server-Timing and the attempt's times.
   const t = performance.now();
   writeChecked(ctx, ep, checked, buf, t - tSend, t);
-  return done(checked.usage, tSend, ctx, checked.parsed, t);
+  return done(checked.usage, ctx, checked.parsed, t);
 }
 
 /** `t`: performance.now() when the answer was written. */
-function done(usage: UsageCounts | null, tSend: number, ctx: RequestContext, response: unknown, t: number): AttemptResult {
-  return { type: 'done', status: 200, cls: null, message: null, usage, ttftMs: t - ctx.t0, upstreamMs: t - tSend, response: ctx.capture ? response : undefined };
+function done(usage: UsageCounts | null, ctx: RequestContext, response: unknown, t: number): AttemptResult {
+  return { type: 'done', status: 200, cls: null, message: null, usage, ttftMs: t - ctx.t0, endedAt: t, response: ctx.capture ? response : undefined };
 }

@@ -20,7 +20,7 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   let call: UpstreamCall;
   try {
     call = deps.clients.call({
-      provider: ep.provider, method: 'POST', path: kindPath[ctx.kind], headers: buildHeaders(ctx, ep, streams), body: buildBody(ctx, ep),
+      provider: ep.provider, method: 'POST', path: kindPath[ctx.kind], headers: buildHeaders(ep, streams), body: buildBody(ctx, ep),
     });
   } catch (e) {
     return classifyThrown(e, ctx, ctx.signal);

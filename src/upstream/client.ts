@@ -16,7 +16,8 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST';
   /** Path below the provider's base path, e.g. `/chat/completions`. */
   path: string;
-  headers: Record<string, string>;
+  /** An object, or undici's flat `[name, value, …]` list (read, never changed: it may be shared). */
+  headers: Record<string, string> | readonly string[];
   body?: string | Buffer;
   /** Also aborts the call (with the signal's reason); the hot path calls `UpstreamCall.abort` instead. */
   signal?: AbortSignal;
@@ -128,7 +129,7 @@ export class UpstreamClients {
       origin: p.origin,
       path: p.basePath + r.path,
       method: r.method,
-      headers: r.headers,
+      headers: r.headers as Record<string, string> | string[],
       body: r.body ?? null,
       headersTimeout: r.headersTimeoutMs ?? p.timeout.firstByteMs,
       bodyTimeout: r.bodyTimeoutMs ?? p.timeout.idleMs,

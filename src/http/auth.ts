@@ -4,7 +4,6 @@
  * With no client keys, the admin key guards /v1 too (Catfish); with neither, /v1 is open — which
  * start-up allows only on loopback.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { hashKey, sameDigest } from '../core/digest.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { boundedMemo } from '../core/memo.ts';
@@ -42,11 +41,17 @@ const digestOf = boundedMemo(hashKey, recentMax);
 const byHeader = new Map<string, string>();
 const byHeaderMaxLength = 512;
 
+/** The headers a client key can come in (`IncomingHttpHeaders` is one). */
+export interface ClientKeyHeaders {
+  readonly authorization?: string | undefined;
+  readonly 'x-api-key'?: string | string[] | undefined;
+}
+
 /**
  * The digest of the presented key: the Authorization header's (`Bearer <key>`, or the bare key), else
  * x-api-key's; null when the request presents none.
  */
-function presentedDigest(headers: IncomingHttpHeaders): string | null {
+function presentedDigest(headers: ClientKeyHeaders): string | null {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth !== '') {
     const keep = auth.length <= byHeaderMaxLength;
@@ -75,7 +80,7 @@ export function isOpen(snap: Snapshot, storedKeys: number): boolean {
 /**
  * The principal for a request, or null when /v1 is open. Throws 401 in the OpenAI shape otherwise.
  */
-export function authenticate(headers: IncomingHttpHeaders, snap: Snapshot, stored: StoredKeyLookup, storedCount: number, now: number): ClientPrincipal | null {
+export function authenticate(headers: ClientKeyHeaders, snap: Snapshot, stored: StoredKeyLookup, storedCount: number, now: number): ClientPrincipal | null {
   if (isOpen(snap, storedCount)) return null;
   const h = presentedDigest(headers);
   if (h === null) {

@@ -6,14 +6,14 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
 import { abortReasons, RequestController, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
-import { authenticate, checkModelAllowed, modelAllowed, type StoredKeyLookup } from './auth.ts';
+import { authenticate, checkModelAllowed, modelAllowed, type ClientKeyHeaders, type StoredKeyLookup } from './auth.ts';
 import { clientErrorHandler, errorHandler, reportError, sendError, toLlmuxError, writeRawError } from './errors.ts';
 import { endpointViews, refreshUsage, statusView } from './upstream-view.ts';
 
@@ -132,21 +132,64 @@ const hotRoutes = new Map<string, RequestKind>([
   ['/v1/embeddings', 'embeddings'],
 ]);
 
+/** The request headers a proxy route reads: the client key, and the body's framing. */
+export interface ProxyHeaders extends ClientKeyHeaders {
+  authorization?: string;
+  'x-api-key'?: string;
+  'content-encoding'?: string;
+  'content-length'?: string;
+}
+
+/**
+ * `ProxyHeaders` found in a request's raw header list, valued as `req.headers` would value them: a
+ * repeated `authorization` or `content-length` keeps its first value, a repeated `x-api-key` or
+ * `content-encoding` is joined with ", ". Node's `req.headers` builds an object of every header the
+ * client sent on first use (≈ 0.5 µs for the handful a benchmark sends; SDKs send a dozen or more);
+ * the proxy routes read four.
+ */
+export function proxyHeaders(raw: readonly string[]): ProxyHeaders {
+  const h: ProxyHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // By length first: most names are none of the four, and are never lower-cased.
+    switch (name.length) {
+      case 13:
+        if (h.authorization === undefined && name.toLowerCase() === 'authorization') h.authorization = raw[i + 1];
+        break;
+      case 14:
+        if (h['content-length'] === undefined && name.toLowerCase() === 'content-length') h['content-length'] = raw[i + 1];
+        break;
+      case 16:
+        if (name.toLowerCase() === 'content-encoding') h['content-encoding'] = joined(h['content-encoding'], raw[i + 1]!);
+        break;
+      case 9:
+        if (name.toLowerCase() === 'x-api-key') h['x-api-key'] = joined(h['x-api-key'], raw[i + 1]!);
+        break;
+    }
+  }
+  return h;
+}
+
+function joined(before: string | undefined, value: string): string {
+  return before === undefined ? value : `${before}, ${value}`;
+}
+
 /** A proxy request without Fastify: the same checks and the same error answers as its routes. */
 function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res: ServerResponse, limit: number): void {
   const id = randomUUID();
+  const headers = proxyHeaders(req.rawHeaders);
   const fail = (e: unknown): void => {
     const err = reportError(rt.log, e);
     // While shutting down, clients should reconnect (to another instance): as Fastify's 503 does.
     if (rt.draining) res.shouldKeepAlive = false;
     writeRawError(res, id, err);
   };
-  const enc = req.headers['content-encoding'];
+  const enc = headers['content-encoding'];
   if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
     req.resume();
     return fail(new LlmuxError('LLMUX_ERR_UNSUPPORTED_MEDIA', 'Compressed request bodies (Content-Encoding) are not supported: send the JSON uncompressed.'));
   }
-  const declared = req.headers['content-length'];
+  const declared = headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return refuseTooLarge(req, res, fail);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -165,7 +208,7 @@ function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res
   req.on('end', () => {
     if (over) return;
     const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    handle(rt, kind, req.headers, raw, id, res, noop).catch((e: unknown) => {
+    handle(rt, kind, headers, raw, id, res, noop).catch((e: unknown) => {
       if (res.headersSent) {
         if (!res.writableEnded) res.destroy();
         return;
@@ -199,7 +242,7 @@ function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Rec
 }
 
 /** One proxied request, from either door (the raw fast path or Fastify); `hijack` takes the response from Fastify. */
-async function handle(rt: HttpRuntime, kind: RequestKind, headers: IncomingHttpHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void): Promise<void> {
+async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void): Promise<void> {
   if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
   const snap = rt.snapshot();
   // One clock read for the key's expiry, its limits, its last use and the request's time.

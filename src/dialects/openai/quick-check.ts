@@ -232,4 +232,3 @@ export function quickUsageEvent(text: string, start: number, end: number): { usa
   const usage = usageValue(text, valueAt(text, found.usage, 7), false);
   return usage === undefined ? null : { usage, emptyChoices };
 }
-

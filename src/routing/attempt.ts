@@ -114,40 +114,26 @@ export function mergeHeaders(...layers: ReadonlyArray<Readonly<Record<string, st
   return out;
 }
 
-/** A provider's headers without the key, merged once per compiled provider (a reload compiles new ones). */
-const baseHeaders = new WeakMap<CompiledProvider, { json: Record<string, string>; sse: Record<string, string> }>();
-
-function headersOf(p: CompiledProvider, streams: boolean): Record<string, string> {
-  let b = baseHeaders.get(p);
-  if (b === undefined) {
-    const make = (accept: string): Record<string, string> => mergeHeaders(quirkHeaders(p), { 'user-agent': 'llmux/0.1' }, p.headers, {
-      'content-type': 'application/json',
-      accept,
-      'accept-encoding': 'identity',
-    });
-    b = { json: make('application/json'), sse: make('text/event-stream') };
-    baseHeaders.set(p, b);
-  }
-  return streams ? b.sse : b.json;
-}
-
 /** An endpoint's upstream headers as undici's flat `[name, value, …]` list, for JSON and for event-stream answers. */
 const endpointHeaders = new WeakMap<Endpoint, { json: readonly string[]; sse: readonly string[] }>();
 
 /**
  * Attribution < llmux's User-Agent < the provider's `headers` < what the request needs (and its key).
- * Made once per endpoint (endpoints are kept with their compiled route) and shared by its requests:
- * undici reads a list without copying an object and walking its keys on every request (≈ 150 ns).
+ * Made once per endpoint (endpoints are kept with their compiled route; a reload compiles new ones)
+ * and shared by its requests: undici reads a list without copying an object and walking its keys on
+ * every request (≈ 150 ns).
  */
 export function buildHeaders(ep: Endpoint, streams: boolean): readonly string[] {
   let h = endpointHeaders.get(ep);
   if (h === undefined) {
-    const flat = (s: boolean): readonly string[] => {
-      const o = { ...headersOf(ep.provider, s) };
-      if (ep.key !== null) o.authorization = `Bearer ${ep.key}`;
-      return Object.freeze(Object.entries(o).flat());
-    };
-    h = { json: flat(false), sse: flat(true) };
+    const p = ep.provider;
+    const key: Record<string, string> = ep.key === null ? {} : { authorization: `Bearer ${ep.key}` };
+    const flat = (accept: string): readonly string[] => Object.freeze(Object.entries(mergeHeaders(quirkHeaders(p), { 'user-agent': 'llmux/0.1' }, p.headers, {
+      'content-type': 'application/json',
+      accept,
+      'accept-encoding': 'identity',
+    }, key)).flat());
+    h = { json: flat('application/json'), sse: flat('text/event-stream') };
     endpointHeaders.set(ep, h);
   }
   return streams ? h.sse : h.json;

@@ -28,8 +28,7 @@ interface RelayState {
   commitNow: boolean;
   sawDone: boolean;
   usage: UsageCounts | null;
-  ttftMs: number | null;
-  /** performance.now() when the first content event was seen (0 before): the commit's time too. */
+  /** performance.now() when the first content event was seen (0 before): the commit's time too, and the TTFT's. */
   contentAt: number;
   /** An error event seen (pre-commit: the attempt fails; post-commit: passed through and recorded). */
   inband: { cls: FailureClass; message: string } | null;
@@ -52,13 +51,12 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
   const scanner = new SseScanner();
   // Every usage event is kept when the caller asked for usage: only the last one's counts are read.
   const quick = new QuickScan(!stripUsage);
-  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, ttftMs: null, contentAt: 0, inband: null, held: [], heldBytes: 0, ended: false };
+  const st: RelayState = { committed: false, commitNow: false, sawDone: false, usage: null, contentAt: 0, inband: null, held: [], heldBytes: 0, ended: false };
 
   /** The first content event: the stream commits once its chunk has been read. */
   function contentSeen(): void {
     st.commitNow = true;
     st.contentAt = performance.now();
-    st.ttftMs = st.contentAt - ctx.t0;
   }
 
   /**
@@ -268,7 +266,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
 
     function done(cls: FailureClass | null, message: string | null): AttemptResult {
       return {
-        type: 'done', status: 200, cls, message, usage: st.usage, ttftMs: st.ttftMs,
+        type: 'done', status: 200, cls, message, usage: st.usage, ttftMs: st.contentAt !== 0 ? st.contentAt - ctx.t0 : null,
         endedAt: performance.now(), response: assembler?.result(),
       };
     }

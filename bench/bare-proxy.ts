@@ -9,8 +9,9 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import v8 from 'node:v8';
 import { Pool } from 'undici';
+import { heapGrowingPercent } from '../src/boot/lean-start.ts';
 
-// The one V8 setting llmux's launcher (bin/llmux.js) makes for traffic, made here too, so that the
+// The V8 setting llmux's launcher (bin/llmux.js) makes for traffic at start, made here too, so that the
 // baseline is not slowed by what llmux is spared: with allocation-site pretenuring on, this proxy
 // allocated its per-request objects in the old generation after a few seconds of load (in a rig:
 // 30-60 MB a second promoted, a full mark-compact about every second, 6-9 µs a request in V8's
@@ -62,6 +63,9 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
 });
 server.maxConnections = 20_000;
 server.listen(Number(arg('--port') ?? 0), '127.0.0.1', () => {
+  // The old generation's growth factor llmux fixes once it listens (src/boot/lean-start.ts), fixed
+  // here too at the same moment: both proxies collect under the same rule.
+  v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
   const addr = server.address();
   process.stdout.write(`${JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 })}\n`);
 });

@@ -6,15 +6,15 @@
  *
  * Also from then on, the old generation may grow to twice what a full collection left alive before
  * the next one starts. V8's own rule (heap-controller.cc) sets the next limit at the larger of the
- * live size times a factor it picks from its collector's speed against the program's (1.1 when, as
- * here, little is promoted) and the live size plus 8 MB, plus the young generation's target size at
- * that moment; marking starts once the room left is no more than the young generation's target. In
- * some benchmark runs, after idle gaps, that room was gone after every young collection: a full
- * mark-compact every 0.3-0.5 s, 16-56 µs a streamed request in V8's helper threads (BENCHMARKS.md,
- * fourteenth to sixteenth rounds; a young generation shrunk while idle, then grown back by traffic,
- * fits: read in V8's source, not traced). A fixed factor of 2 leaves room of the live size itself.
- * 1.5 was tried and collected more often than V8's own choice does when it is well. Set after
- * start-up, so the heap start-up builds is not kept larger (idle RSS unchanged).
+ * live size times a factor it picks from its collector's speed against the program's (its minimum,
+ * 1.1, when little is promoted, as here) and the live size plus 8 MB, plus the young generation's
+ * target size; marking starts once the room left is no more than that target. In about one bench
+ * run in three that room was gone in late streamed repetitions: a full mark-compact at every young
+ * collection, every 0.3-0.5 s, 16-56 µs a streamed request in V8's helper threads (why it lasted
+ * whole repetitions is not known; BENCHMARKS.md, fourteenth to sixteenth rounds). With a factor of
+ * 2 the room is the live size itself, and no full run with it showed that. 1.5 was tried and
+ * collected more often than V8's own choice does when it is well. Set after start-up, so the heap
+ * start-up builds is not kept larger (idle RSS unchanged).
  */
 import v8 from 'node:v8';
 

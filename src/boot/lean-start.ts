@@ -14,7 +14,8 @@
  * whole repetitions is not known; BENCHMARKS.md, fourteenth to sixteenth rounds). With a factor of
  * 2 the room is the live size itself, and no full run with it showed that. 1.5 was tried and
  * collected more often than V8's own choice does when it is well. Set after start-up, so the heap
- * start-up builds is not kept larger (idle RSS unchanged).
+ * start-up builds is not kept larger (idle RSS unchanged). A `--heap-growing-percent` given to Node
+ * on its command line is left as given (0: V8's own choice; Node refuses it in NODE_OPTIONS).
  */
 import v8 from 'node:v8';
 
@@ -28,5 +29,10 @@ export function endLeanStart(): void {
   if (!g[marker]) return;
   g[marker] = false;
   v8.setFlagsFromString('--semi-space-growth-factor=2');
-  v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+  if (!givesHeapGrowth(process.execArgv)) v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+}
+
+/** Did the user give Node a heap growth factor of their own (V8 takes `-` and `_` alike in flag names)? */
+export function givesHeapGrowth(execArgv: readonly string[]): boolean {
+  return execArgv.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a));
 }

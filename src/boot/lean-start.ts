@@ -7,7 +7,7 @@
  * Also from then on, the old generation may grow to twice what a full collection left alive before
  * the next one starts. V8's own rule (heap-controller.cc) sets the next limit at the larger of the
  * live size times a factor it picks from its collector's speed against the program's (its minimum,
- * 1.1, when little is promoted, as here) and the live size plus 8 MB, plus the young generation's
+ * 1.1, when little is promoted) and the live size plus 8 MB, plus the young generation's
  * target size; marking starts once the room left is no more than that target. In about one bench
  * run in three that room was gone in late streamed repetitions: a full mark-compact at every young
  * collection, every 0.3-0.5 s, 16-56 µs a streamed request in V8's helper threads (why it lasted
@@ -24,15 +24,22 @@ const marker = Symbol.for('llmux.leanStart');
 /** How far (per cent) the old generation grows past its live size before marking starts, once the gateway listens. */
 export const heapGrowingPercent = 100;
 
-export function endLeanStart(): void {
+/**
+ * Once the gateway listens (main.ts), when the launcher started it lean: the V8 settings for traffic,
+ * once. `setFlags` and `execArgv` are V8's and Node's own unless a test passes stand-ins.
+ */
+export function endLeanStart(setFlags: (flags: string) => void = v8.setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
   const g = globalThis as { [marker]?: boolean };
   if (!g[marker]) return;
   g[marker] = false;
-  v8.setFlagsFromString('--semi-space-growth-factor=2');
-  if (!givesHeapGrowth(process.execArgv)) v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+  setFlags('--semi-space-growth-factor=2');
+  if (!givesHeapGrowth(execArgv)) setFlags(`--heap-growing-percent=${heapGrowingPercent}`);
 }
 
-/** Did the user give Node a heap growth factor of their own (V8 takes `-` and `_` alike in flag names)? */
+/**
+ * Did the user give Node a heap growth factor of their own? V8 takes one dash or two, and `-` and
+ * `_` alike in flag names.
+ */
 export function givesHeapGrowth(execArgv: readonly string[]): boolean {
-  return execArgv.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a));
+  return execArgv.some((a) => /^--?heap[-_]growing[-_]percent(=|$)/.test(a));
 }

@@ -21,7 +21,7 @@
  * few bytes between strings. A byte loop over a Buffer, and `Buffer#indexOf` (a C++ call each time),
  * cost about twice as much on the bench's 840-byte answer.
  */
-import { readUsage, type UsageCounts } from './sse.ts';
+import { readUsage, usageCounts, type UsageCounts } from './sse.ts';
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
@@ -145,14 +145,14 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
 
 /**
  * The counts of the usage object `s[start..end]`, read in one pass without a parse from its top-level
- * integer fields (nested detail objects skipped), as `readUsage` reads them from the parsed object;
+ * integer fields (nested detail objects skipped), counted as `readUsage` counts the parsed object;
  * null when anything looks unusual (the caller then parses).
  */
 function usageNumbers(s: string, start: number, end: number): UsageCounts | null {
-  // -1: not present. Counts are whole and not negative here (digits only).
-  let prompt = -1;
-  let completion = -1;
-  let total = -1;
+  // undefined: not present. Counts are whole and not negative here (digits only).
+  let prompt: number | undefined;
+  let completion: number | undefined;
+  let total: number | undefined;
   let i = skipWsAt(s, start + 1);
   while (i < end) {
     if (s.charCodeAt(i) !== QUOTE) return null;
@@ -189,10 +189,7 @@ function usageNumbers(s: string, start: number, end: number): UsageCounts | null
     else if (i === end) break;
     else return null;
   }
-  // What readUsage makes of the same fields: no completion count, the total less the prompt.
-  const p = prompt > 0 ? prompt : 0;
-  const done = completion >= 0 ? completion : total >= 0 ? Math.max(0, total - p) : 0;
-  return { promptTokens: p, completionTokens: done };
+  return usageCounts(prompt, completion, total);
 }
 
 /** Index of the `}` closing the object that opens at `i`, at or before `last` (strings skipped); -1 if none. */

@@ -364,11 +364,22 @@ export interface UsageCounts {
 export function readUsage(u: unknown): UsageCounts | null {
   if (typeof u !== 'object' || u === null) return null;
   const o = u as Record<string, unknown>;
-  // Counts from an upstream: finite, whole and not negative, or 0 (limits, metrics and logs add them up).
-  const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
-  const p = count(o.prompt_tokens);
-  const c = typeof o.completion_tokens === 'number' ? count(o.completion_tokens) : count(typeof o.total_tokens === 'number' ? o.total_tokens - p : 0);
+  return usageCounts(o.prompt_tokens, o.completion_tokens, o.total_tokens);
+}
+
+/**
+ * The counts kept of an upstream's `prompt_tokens`, `completion_tokens` and `total_tokens` (each as
+ * found: a number, null or absent): without a completion count, the total less the prompt.
+ */
+export function usageCounts(prompt: unknown, completion: unknown, total: unknown): UsageCounts {
+  const p = count(prompt);
+  const c = typeof completion === 'number' ? count(completion) : count(typeof total === 'number' ? total - p : 0);
   return { promptTokens: p, completionTokens: c };
+}
+
+/** A count from an upstream: finite, whole and not negative, or 0 (limits, metrics and logs add them up). */
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 }
 
 /**

@@ -73,8 +73,9 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
         st.sawDone = true;
         return 'keep';
       }
-      // The usage chunk that ends most streams, read in place.
-      const u = quickUsageEvent(text, s, e);
+      // The usage chunk that ends most streams, read in place (whether its list is empty matters only
+      // when it may be dropped).
+      const u = quickUsageEvent(text, s, e, stripUsage);
       if (u !== null) {
         if (u.usage !== null) st.usage = u.usage;
         return stripUsage && u.usage !== null && u.emptyChoices ? 'drop' : 'keep';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { quickCheckBody, quickUsageEvent } from './quick-check.ts';
+import { quickCheckBody, quickUsageEvent, usageAtEnd } from './quick-check.ts';
 import { readUsage } from './sse.ts';
 
 const ok = {
@@ -103,4 +103,99 @@ test('quick check: names are whole JSON strings, as a parse sees them', () => {
   assert.equal(q({ ...ok, choices: [{ ...ok.choices[0], finish_reason: 'error' }] }), null);
   // Escaped quotes and backslashes inside texts do not end them early.
   assert.deepEqual(q({ ...ok, choices: [{ index: 0, message: { role: 'assistant', content: 'a \\" b \\\\" c "} ]' }, finish_reason: 'stop' }] }), { usage: { promptTokens: 11, completionTokens: 7 } });
+});
+
+/** The event [2, length - 2) of `xx${text}yy`, as the relay passes it. */
+function eventText(text: string): { t: string; s: number; e: number; first: number; last: number } {
+  const t = Buffer.from(`xx${text}yy`).toString('latin1');
+  const e = t.length - 2;
+  return { t, s: 2, e, first: t.indexOf('{'), last: t.lastIndexOf('}', e) };
+}
+
+test('usage chunk read from its end: the usual form, compact or spaced, with or without the list asked for', () => {
+  const usage = { prompt_tokens: 21, completion_tokens: 17, total_tokens: 38, prompt_tokens_details: { cached_tokens: 0 } };
+  const counts = { promptTokens: 21, completionTokens: 17 };
+  const compact = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`;
+  const spaced = `data: ${JSON.stringify({ id: 'c', choices: [], usage }, null, 1).replace(/\n/g, ' ')}\r\n\r\n`;
+  for (const text of [compact, spaced]) {
+    const { t, first, last } = eventText(text);
+    assert.deepEqual(usageAtEnd(t, first, last, true), { usage: counts, emptyChoices: true }, text);
+    assert.deepEqual(usageAtEnd(t, first, last, false), { usage: counts, emptyChoices: false }, text);
+  }
+  // A running count on a content chunk: the list is not empty, so only the walk can say so.
+  const running = eventText(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }], usage })}\n\n`);
+  assert.equal(usageAtEnd(running.t, running.first, running.last, true), undefined);
+  assert.deepEqual(usageAtEnd(running.t, running.first, running.last, false), { usage: counts, emptyChoices: false });
+});
+
+test('usage chunk read from its end: every other form is left to the walk', () => {
+  const u = '{"prompt_tokens":1,"completion_tokens":2}';
+  for (const json of [
+    `{"usage":${u},"choices":[]}`, // usage not last
+    `{"choices":[],"x":{"usage":${u}}}`, // the last member holds a usage, but is another
+    `{"choices":[],"x":{"y":1,"usage":${u}}}`, // a nested usage that closes where the last member does
+    `{"m":{"usage":null},"choices":[],"usage":${u}}`, // not the event's first "usage"
+    `{"choices":[],"k":"a\\"usage":1,"usage":${u}}`, // a "usage" inside a text comes first
+    `{"choices":[],"usage":${u},"error":{"message":"x"}}`,
+    `{"error":"x","choices":[],"usage":${u}}`, // "error" anywhere, as the walk refuses it
+    `{"usage":${u}}`, // the only member
+    `{"choices":[],"usage":{"prompt_tokens":1.5}}`, // unusual numbers
+    `{"choices":[],"usage":[1]}`,
+    `{"choices":[],"usage":null}`,
+  ]) {
+    const { t, first, last } = eventText(`data: ${json}\n\n`);
+    assert.equal(usageAtEnd(t, first, last, false), undefined, json);
+    assert.equal(usageAtEnd(t, first, last, true), undefined, json);
+  }
+  // With the list asked for: an empty list that is not the member just before, or not the first "choices".
+  for (const json of [
+    `{"choices":[],"id":"c","usage":${u}}`,
+    `{"x":{"choices":[1]},"choices":[],"usage":${u}}`,
+    `{"choices":[1],"usage":${u}}`,
+    `{"choices":{},"usage":${u}}`,
+  ]) {
+    const { t, first, last } = eventText(`data: ${json}\n\n`);
+    assert.equal(usageAtEnd(t, first, last, true), undefined, json);
+  }
+});
+
+test('quick usage event agrees with a parse of the event on generated usage chunks (or leaves them to it)', () => {
+  // A small deterministic generator: key order, spacing, nested details, list contents, decoys in texts.
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let fast = 0;
+  for (let i = 0; i < 3000; i++) {
+    const usage: Record<string, unknown> = { prompt_tokens: rnd(500), completion_tokens: rnd(500) };
+    if (rnd(2)) usage.total_tokens = (usage.prompt_tokens as number) + (usage.completion_tokens as number);
+    if (rnd(3) === 0) usage.prompt_tokens_details = { cached_tokens: rnd(9), audio_tokens: 0 };
+    if (rnd(5) === 0) delete usage.completion_tokens;
+    const members: Array<[string, unknown]> = [
+      ['id', ['c1', 'x"usage', 'say "error"', 'choices'][rnd(4)]],
+      ['object', 'chat.completion.chunk'],
+      ['choices', [[], [], [{ index: 0, delta: { content: 'hi' }, finish_reason: null }], [{ index: 0, delta: {}, finish_reason: 'stop' }]][rnd(4)]],
+    ];
+    if (rnd(4) === 0) members.push(['meta', { usage: rnd(2) ? null : { prompt_tokens: 1 } }]);
+    if (rnd(6) === 0) members.push(['error', { message: 'x' }]);
+    // Usually last, as providers send it.
+    members.splice(rnd(4) === 0 ? rnd(members.length + 1) : members.length, 0, ['usage', usage]);
+    const obj = Object.fromEntries(members);
+    let json = JSON.stringify(obj, null, rnd(3) === 0 ? 1 : undefined);
+    if (rnd(2)) json = json.replace(/\n */g, rnd(2) ? ' ' : '');
+    const text = `data: ${json}\n\n`;
+    const { t, s, e } = eventText(text);
+    const parsed = JSON.parse(json) as { usage: unknown; choices: unknown[]; error?: unknown };
+    const want = { usage: readUsage(parsed.usage), emptyChoices: Array.isArray(parsed.choices) && parsed.choices.length === 0 };
+    for (const choices of [true, false]) {
+      const got = quickUsageEvent(t, s, e, choices);
+      if (got === null) continue;
+      fast++;
+      assert.equal(parsed.error, undefined, text);
+      assert.deepEqual(got.usage, want.usage, text);
+      if (choices) assert.equal(got.emptyChoices, want.emptyChoices, text);
+    }
+  }
+  assert.ok(fast > 2000, `most chunks are read in place (${fast})`);
 });

@@ -206,13 +206,57 @@ function objectEnd(s: string, i: number, last: number): number {
   return -1;
 }
 
+/** Is the character before `i`, after any JSON whitespace, `code`? Answers where it is (or -1). */
+function before(s: string, i: number, code: number): number {
+  let j = i - 1;
+  while (WS[s.charCodeAt(j)] === 1) j--;
+  return s.charCodeAt(j) === code ? j : -1;
+}
+
+/**
+ * The usage chunk as providers send it, `{…, "choices": [], "usage": {…}}` with the usage object its
+ * last member, read from its end without visiting the strings before it: a value that closes just
+ * before the object's own closing bracket is a member of the top level, whatever comes before it.
+ * The rest of `quickUsageEvent`'s rules hold as the walk holds them: no `"error"` string in the event,
+ * this `"usage"` the event's first, and (when `choices` is asked for) the `"choices"` member just
+ * before it the event's first; `emptyChoices` is then true. Without `choices`, `emptyChoices` is
+ * false and says nothing (the relay asks only when it may drop the event). `undefined` when the event
+ * has another form, or unusual numbers: the walk decides. `first`/`last`: the event's `{` and `}`.
+ */
+export function usageAtEnd(text: string, first: number, last: number, choices: boolean): { usage: UsageCounts; emptyChoices: boolean } | undefined {
+  const close = before(text, last, 0x7d);
+  if (close < 0) return undefined;
+  // Needles that start with a letter: one that starts with a quote is searched by another algorithm,
+  // whose table is built on every call (several times slower on a chunk's event).
+  const key = text.lastIndexOf('usage"', close) - 1;
+  if (key <= first || text.charCodeAt(key) !== QUOTE || text.charCodeAt(key - 1) === BACKSLASH || text.indexOf('usage"', first) !== key + 1) return undefined;
+  const v = valueAt(text, key, 7);
+  // The value must be the object that closes there: usageNumbers reads its members up to `close`
+  // exactly, or gives up.
+  if (v < 0 || text.charCodeAt(v) !== 0x7b) return undefined;
+  const comma = before(text, key, 0x2c);
+  if (comma < 0) return undefined;
+  const err = text.indexOf('rror"', first);
+  if (err !== -1 && err < last) return undefined;
+  const usage = usageNumbers(text, v, close);
+  if (usage === null) return undefined;
+  if (!choices) return { usage, emptyChoices: false };
+  // `"choices": [] ,` just before: the top level's list, empty.
+  const open = before(text, before(text, before(text, comma, 0x5d), 0x5b), 0x3a);
+  const name = open < 0 ? -1 : before(text, open, QUOTE) - 8;
+  if (name <= first || !text.startsWith('"choices"', name) || text.charCodeAt(name - 1) === BACKSLASH || text.indexOf('hoices"', first) !== name + 2) return undefined;
+  return { usage, emptyChoices: true };
+}
+
 /**
  * A stream event [start, end) of a chunk's text that is one `data: {…}` line carrying a usage object, read without a parse (the
  * usage chunk that ends most streams): its counts, and whether its `choices` list is empty (the
- * usage-only chunk a caller who did not ask for usage must not get). `null` when anything is unusual
- * (an error key, another field, a cut object): the caller parses the event.
+ * usage-only chunk a caller who did not ask for usage must not get; with `choices` false it is not
+ * looked for, and reads false). `null` when anything is unusual (an error key, another field, a cut
+ * object): the caller parses the event. The usual form is read from its end (`usageAtEnd`); any other
+ * is walked whole.
  */
-export function quickUsageEvent(text: string, start: number, end: number): { usage: UsageCounts | null; emptyChoices: boolean } | null {
+export function quickUsageEvent(text: string, start: number, end: number, choices = true): { usage: UsageCounts | null; emptyChoices: boolean } | null {
   // data: {…}\n\n, nothing else in the event (`text` is the chunk's latin1 string, as the relay reads it)
   if (!text.startsWith('data:', start)) return null;
   const first = skipWsAt(text, start + 5);
@@ -220,6 +264,8 @@ export function quickUsageEvent(text: string, start: number, end: number): { usa
   if (text.charCodeAt(first) !== 0x7b || text.charCodeAt(last) !== 0x7d) return null;
   const line = text.indexOf('\n', first);
   if (line !== -1 && line < last) return null;
+  const atEnd = usageAtEnd(text, first, last, choices);
+  if (atEnd !== undefined) return atEnd;
   // The first "usage" must be the object's own (a nested one, even a null, is left to the parse).
   if (!walk(text, first, last, 'choices') || found.usage < 0) return null;
   const p = valueAt(text, found.list, 9);

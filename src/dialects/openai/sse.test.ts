@@ -252,6 +252,13 @@ test('QuickScan(lastUsageOnly): only the last usage object of the complete event
   };
   assert.deepEqual(kinds(events.join(''), new QuickScan(true)), ['plain', 'plain', 'plain', 'look', 'look', 'plain', 'done']);
   assert.deepEqual(kinds(events.join(''), new QuickScan()), ['look', 'plain', 'look', 'look', 'look', 'plain', 'done'], 'every usage without the option');
+  // A long chunk (a whole answer in one read) is searched from its end, a short one forwards: the same marks.
+  const long = `data: {"choices":[{"delta":{"content":"${'a usage note, '.repeat(200)}"}}]}\n\n`;
+  assert.deepEqual(kinds(long + events.join(''), new QuickScan(true)), ['plain', 'plain', 'plain', 'plain', 'look', 'look', 'plain', 'done']);
+  for (const one of events) {
+    const want = kinds(long + one, new QuickScan(true)).slice(1);
+    assert.deepEqual(kinds(one, new QuickScan(true)), want, one);
+  }
   // A usage object in an event whose blank line has not arrived is not the last one yet: the one
   // before it is marked, and the cut event is searched again with the next chunk.
   const text = Buffer.from(`${usage(1)}${usage(2).slice(0, -1)}`).toString('latin1');

@@ -54,7 +54,8 @@ export function matrixSize(plan: Plan, targets: number): number {
   return plan.reps * plan.modes.length * plan.connections.length * targets;
 }
 
-async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string, ours: Ours): Promise<Omit<Cell, 'rep'>> {
+/** One load run of `t`, with the proxy's CPU time, its helper threads' share and its RSS (also for run.ts's probes). */
+export async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string, ours: Ours): Promise<Omit<Cell, 'rep'>> {
   const pid = t.pid;
   const noise = new NoiseMeter(ours.pids);
   noise.start();

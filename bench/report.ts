@@ -30,7 +30,21 @@ export interface RunReport {
   ttfb: TtfbResult[];
   gaps: GapResult[];
   holds: HoldResult[];
+  /** Streams paced like tokens (absent in reports written before the seventeenth round). */
+  tokens?: TokenRun[] | undefined;
   profile?: ProfileRow[] | undefined;
+}
+
+/** One run of the token-paced streams (run.ts `tokenPaced`). */
+export interface TokenRun {
+  target: string;
+  rep: number;
+  rps: number;
+  /** Proxy CPU time per stream, µs. */
+  cpuUsPerReq: number;
+  gcThreadsUsPerReq: number;
+  errors: number;
+  noisePct: number;
 }
 
 export interface Agg {
@@ -117,6 +131,32 @@ function checksSection(r: RunReport): string[] {
   return [...lines, ''];
 }
 
+/** Events in the bench's streamed answer. */
+const EVENTS = 21;
+
+function tokensSection(r: RunReport): string[] {
+  const runs = r.tokens ?? [];
+  if (runs.length === 0) return [];
+  const lines = [
+    '## Streams paced like tokens (21 events 1 ms apart, each its own write; 32 connections)',
+    '',
+    'Reported, not budgeted. The load runs\' streamed answer arrives in one piece; here each event arrives on its own, as providers stream tokens, so the relay looks at each. Medians over the runs (the proxies alternating).',
+    '',
+    '| target | runs | streams/s | CPU µs a stream | CPU µs an event | of it V8 helper threads µs a stream | errors | other CPU % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const per: Record<string, number> = {};
+  for (const target of [...new Set(runs.map((x) => x.target))]) {
+    const mine = runs.filter((x) => x.target === target);
+    const cpu = median(mine.map((x) => x.cpuUsPerReq));
+    per[target] = cpu;
+    lines.push(`| ${target} | ${mine.length} | ${fmt(median(mine.map((x) => x.rps)), 0)} | ${fmt(cpu, 0)} | ${fmt(cpu / EVENTS, 2)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
+  }
+  const extra = (per['llmux'] ?? NaN) - (per['bare'] ?? NaN);
+  if (Number.isFinite(extra)) lines.push('', `llmux beyond the bare proxy: ${fmt(extra, 0)} µs a stream, ${fmt(extra / EVENTS, 2)} µs an event.`);
+  return [...lines, ''];
+}
+
 function probesSection(r: RunReport): string[] {
   const lines = ['## Memory', '', '| target | RSS idle at start MiB | RSS after load runs, max MiB | peak RSS (VmHWM) MiB |', '|---|---:|---:|---:|'];
   for (const m of r.memory) lines.push(`| ${m.target} | ${fmt(m.idleMiB, 1)} | ${fmt(m.afterLoadMiB, 1)} | ${fmt(m.peakMiB, 1)} |`);
@@ -137,7 +177,7 @@ function probesSection(r: RunReport): string[] {
     const seen = gl.prunes?.length ? gl.prunes.map((p) => `${p.rows.toLocaleString('en-US')} rows, done ${fmt(p.atMs / 1000, 1)} s into the probe`).join('; ') : 'none logged';
     lines.push('', `llmux's request-log prune: ${gl.pruneNote}. Prunes during the probe: ${seen}.`);
   }
-  return [...lines, ''];
+  return [...lines, '', ...tokensSection(r)];
 }
 
 interface Verdict {

@@ -15,15 +15,15 @@ import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
-import { matrixSize, maxRetries, runMatrix, warmUp } from './matrix.ts';
-import type { MatrixTarget, Plan } from './matrix.ts';
+import { matrixSize, maxRetries, measure, runMatrix, warmUp } from './matrix.ts';
+import type { MatrixTarget, Ours, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
 import { renderLoadTables, renderReport } from './report.ts';
-import type { Memory, RunReport } from './report.ts';
+import type { Memory, RunReport, TokenRun } from './report.ts';
 import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
 import { PRUNE_EVERY_MS } from '../src/boot/jobs.ts';
 import type { Started } from './targets.ts';
@@ -36,6 +36,9 @@ interface Options {
   plan: Plan;
   ttfbN: number;
   gapN: number;
+  /** Runs per proxy of the token-paced streams, and their length in s. */
+  tokenReps: number;
+  tokenS: number;
   streams: number;
   settleMs: number;
   /** Measure llmux as of this git ref (a snapshot) instead of the working tree. */
@@ -67,6 +70,8 @@ function parseOptions(argv: string[]): Options {
     plan,
     ttfbN: quick ? 10 : 20,
     gapN: quick ? 1 : 5,
+    tokenReps: quick ? 1 : 3,
+    tokenS: quick ? 2 : 5,
     streams: num('--streams', 2000),
     settleMs: quick ? 800 : 2000,
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
@@ -129,7 +134,7 @@ function idleMemory(w: World): Memory[] {
   return w.targets.filter((t) => t.pid).map((t) => ({ target: t.name, idleMiB: rssBytes(t.pid ?? 0) / 2 ** 20, afterLoadMiB: NaN, peakMiB: NaN }));
 }
 
-async function probes(w: World, o: Options, r: RunReport, early: GapResult | null): Promise<void> {
+async function probes(w: World, o: Options, r: RunReport, early: GapResult | null, ours: Ours): Promise<void> {
   log('\ntime to first byte (upstream waits 200 ms) …');
   for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
   log('inter-chunk timing (upstream writes every 50 ms) …');
@@ -145,7 +150,31 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
     }
     r.gaps.push(await llmuxGaps(t, o, await awaitPrune(w)));
   }
+  r.tokens = await tokenPaced(w, o, ours);
 }
+
+/**
+ * Streams paced like tokens: the 21 events 1 ms apart, each in its own write, at 32 connections, for
+ * the two proxies in turn (reversed in every second run). The load runs' answer arrives in one piece;
+ * this is what relaying costs when each event arrives on its own, as providers stream.
+ */
+async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]> {
+  log('streams paced like tokens (21 events 1 ms apart, 32 connections) …');
+  const proxies = w.targets.filter((t) => t.pid !== undefined);
+  const runs: TokenRun[] = [];
+  for (let rep = 1; rep <= o.tokenReps; rep++) {
+    for (const t of rep % 2 === 1 ? proxies : [...proxies].reverse()) {
+      if (!t.alive()) continue;
+      const c = await measure(t, 'stream', 32, o.tokenS, body('bench-tokens', true), ours);
+      log(`  ${t.name}: ${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / TOKEN_EVENTS).toFixed(2)} an event)`);
+      runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct });
+    }
+  }
+  return runs;
+}
+
+/** Events in the bench's streamed answer (role, 17 content, finish, usage, [DONE]). */
+const TOKEN_EVENTS = 21;
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;
 
@@ -348,7 +377,7 @@ async function main(): Promise<void> {
   const after = await checkBodies(w.targets, bodies);
   reportBodies(after, 'after load');
   r.checks.push(...after.filter((c) => !c.ok).map((c) => ({ ...c, detail: `after load: ${c.detail}` })));
-  if (!o.loadOnly) await probes(w, o, r, atPrune.result());
+  if (!o.loadOnly) await probes(w, o, r, atPrune.result(), ours);
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);

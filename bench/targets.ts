@@ -110,7 +110,7 @@ const MESSAGES = [
 ];
 
 /** Request bodies by upstream behaviour (the model name picks it, see upstream.ts). */
-export function body(model: 'bench' | 'bench-ttfb' | 'bench-gap' | 'bench-slow', stream: boolean): string {
+export function body(model: 'bench' | 'bench-ttfb' | 'bench-gap' | 'bench-tokens' | 'bench-slow', stream: boolean): string {
   const extra = stream ? { stream: true, stream_options: { include_usage: true } } : {};
   return JSON.stringify({ model, messages: MESSAGES, max_tokens: 128, temperature: 0.2, ...extra });
 }

@@ -8,6 +8,8 @@
  *   21 SSE events (role, 17 content, finish, usage, [DONE]) written in one piece, no delay;
  * - `bench-ttfb`: headers at once, then the whole stream after 200 ms (time to first byte);
  * - `bench-gap`: the 21 events written 50 ms apart (inter-chunk timing);
+ * - `bench-tokens`: the 21 events written 1 ms apart, each in its own write, as a provider streams
+ *   tokens (the relay's cost per event);
  * - `bench-slow`: role and first content at once, then one content event per second until the
  *   client leaves or `--slow-hold-ms` passes (memory with many open streams).
  *
@@ -65,7 +67,7 @@ const EVENTS = streamEvents();
 const STREAM = Buffer.concat(EVENTS);
 const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' };
-const MODELS = Buffer.from(JSON.stringify({ object: 'list', data: ['bench', 'bench-ttfb', 'bench-gap', 'bench-slow'].map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'bench' })) }));
+const MODELS = Buffer.from(JSON.stringify({ object: 'list', data: ['bench', 'bench-ttfb', 'bench-gap', 'bench-tokens', 'bench-slow'].map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'bench' })) }));
 
 function argValue(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -135,6 +137,7 @@ function answer(req: IncomingMessage, res: ServerResponse, raw: string): void {
     res.end(COMPLETION);
   } else if (model === 'bench-ttfb') sendSpaced(res, 200, 0);
   else if (model === 'bench-gap') sendSpaced(res, 0, 50);
+  else if (model === 'bench-tokens') sendSpaced(res, 0, 1);
   else if (model === 'bench-slow') sendSlow(res);
   else {
     res.writeHead(200, SSE_HEADERS);

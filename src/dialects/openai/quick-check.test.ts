@@ -199,3 +199,26 @@ test('quick usage event agrees with a parse of the event on generated usage chun
   }
   assert.ok(fast > 2000, `most chunks are read in place (${fast})`);
 });
+
+test('usage counts: an escaped or repeated count name is left to the parse, on both paths', () => {
+  const ev = (json: string, choices: boolean) => {
+    const { t, s, e } = eventText(`data: ${json}\n\n`);
+    return quickUsageEvent(t, s, e, choices);
+  };
+  for (const usage of ['{"prompt\\u005ftokens":5,"completion_tokens":3}', '{"prompt_tokens":7,"prompt_tokens":null}', '{"prompt_tokens":7,"completion_tokens":1,"completion_tokens":{"x":1}}']) {
+    for (const json of [`{"id":"x","choices":[],"usage":${usage}}`, `{"usage":${usage},"choices":[]}`, `{"id":"x","usage":${usage}}`]) {
+      for (const choices of [true, false]) assert.equal(ev(json, choices), null, `${json} ${choices}`);
+    }
+  }
+  // The answer's check parses such a usage object alone, and reads it as the whole answer's parse does.
+  for (const body of [JSON.stringify(ok).replace('"prompt_tokens":11', '"prompt_tokens":11,"prompt_tokens":null'), JSON.stringify(ok).replace('"prompt_tokens"', '"prompt\\u005ftokens"')]) {
+    assert.deepEqual(quickCheckBody(Buffer.from(body), '"choices"'), { usage: readUsage((JSON.parse(body) as { usage: unknown }).usage) }, body);
+  }
+});
+
+test('usage chunk read from its end: an event already broken before its usage member is read as the usual chunk', () => {
+  // After commit the relay forwards events without checking their JSON; this one's counts are taken,
+  // and it is dropped when the caller did not ask for usage (no JSON parser would read it).
+  const { t, first, last } = eventText('data: {"id":"c,"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n');
+  assert.deepEqual(usageAtEnd(t, first, last, true), { usage: { promptTokens: 5, completionTokens: 3 }, emptyChoices: true });
+});

@@ -149,6 +149,10 @@ export function quickCheckBody(b: Buffer, listKey: '"choices"' | '"data"'): { us
  * null when anything looks unusual (the caller then parses).
  */
 function usageNumbers(s: string, start: number, end: number): UsageCounts | null {
+  // An escape anywhere in the object (a key spelt `prompt\u005ftokens`) is left to the parse, which
+  // decodes it.
+  const escape = s.indexOf('\\', start);
+  if (escape !== -1 && escape < end) return null;
   // undefined: not present. Counts are whole and not negative here (digits only).
   let prompt: number | undefined;
   let completion: number | undefined;
@@ -163,6 +167,8 @@ function usageNumbers(s: string, start: number, end: number): UsageCounts | null
     const which = len === 13 && s.startsWith('prompt_tokens', i + 1) ? 1
       : len === 17 && s.startsWith('completion_tokens', i + 1) ? 2
       : len === 12 && s.startsWith('total_tokens', i + 1) ? 3 : 0;
+    // A count named twice is left to the parse (whose last one wins, whatever its value).
+    if ((which === 1 && prompt !== undefined) || (which === 2 && completion !== undefined) || (which === 3 && total !== undefined)) return null;
     i = skipWsAt(s, k + 1);
     if (s.charCodeAt(i) !== 0x3a) return null;
     i = skipWsAt(s, i + 1);
@@ -222,6 +228,12 @@ function before(s: string, i: number, code: number): number {
  * before it the event's first; `emptyChoices` is then true. Without `choices`, `emptyChoices` is
  * false and says nothing (the relay asks only when it may drop the event). `undefined` when the event
  * has another form, or unusual numbers: the walk decides. `first`/`last`: the event's `{` and `}`.
+ *
+ * Not checked here, where the walk checked it: the brackets and quotes of the members before the
+ * usage. The relay reads events only after commit, and forwards them without checking their JSON;
+ * so an event already broken before its usage member, ending as the usual usage chunk does, has its
+ * counts taken and is dropped when the caller did not ask for usage (it would have reached the
+ * caller as an event no JSON parser reads). For JSON that parses, the answer is the walk's.
  */
 export function usageAtEnd(text: string, first: number, last: number, choices: boolean): { usage: UsageCounts; emptyChoices: boolean } | undefined {
   const close = before(text, last, 0x7d);

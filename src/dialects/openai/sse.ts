@@ -325,19 +325,16 @@ export class QuickScan {
 function lastUsageKey(text: string): number {
   const p = USAGE.prefix;
   const end = lastBoundary(text, 0, text.length);
-  const n = USAGE.needle.length;
   if (end <= forwardBelow) {
-    // A chunk of an event or a few, as providers send them: forwards, where each search is a
-    // `memchr` from V8's own code; `lastIndexOf` is a call into its runtime, and on an event with
-    // no usage it reads every byte.
+    // A chunk of an event or a few, as providers send them: forwards, as `#index` finds every usage,
+    // where each search is a `memchr` from V8's own code; `lastIndexOf` is a call into its runtime,
+    // and on an event with no usage it reads every byte.
     let found = -1;
-    for (let i = text.indexOf(USAGE.needle, p.length); i !== -1 && i + n <= end; i = text.indexOf(USAGE.needle, i + 1)) {
-      if (text.startsWith(p, i - p.length) && !nullAfter(text, i - p.length + USAGE.length)) found = i - p.length;
-    }
+    for (let i = findJsonKey(text, USAGE, 0, end); i !== -1; i = findJsonKey(text, USAGE, i + 1, end)) if (!nullAfter(text, i + USAGE.length)) found = i;
     return found;
   }
   // A long chunk (a whole answer in one read): from its end, where the usage chunk is.
-  for (let i = text.lastIndexOf(USAGE.needle, end - n); i >= p.length; i = text.lastIndexOf(USAGE.needle, i - 1)) {
+  for (let i = text.lastIndexOf(USAGE.needle, end - USAGE.needle.length); i >= p.length; i = text.lastIndexOf(USAGE.needle, i - 1)) {
     if (text.startsWith(p, i - p.length) && !nullAfter(text, i - p.length + USAGE.length)) return i - p.length;
   }
   return -1;

@@ -131,8 +131,8 @@ function checksSection(r: RunReport): string[] {
   return [...lines, ''];
 }
 
-/** Events in the bench's streamed answer. */
-const EVENTS = 21;
+/** Events in the bench's streamed answer (role, 17 content, finish, usage, [DONE]). */
+export const STREAM_EVENTS = 21;
 
 function tokensSection(r: RunReport): string[] {
   const runs = r.tokens ?? [];
@@ -150,14 +150,14 @@ function tokensSection(r: RunReport): string[] {
     const mine = runs.filter((x) => x.target === target);
     const cpu = median(mine.map((x) => x.cpuUsPerReq));
     per[target] = cpu;
-    lines.push(`| ${target} | ${mine.length} | ${fmt(median(mine.map((x) => x.rps)), 0)} | ${fmt(cpu, 0)} | ${fmt(cpu / EVENTS, 2)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
+    lines.push(`| ${target} | ${mine.length} | ${fmt(median(mine.map((x) => x.rps)), 0)} | ${fmt(cpu, 0)} | ${fmt(cpu / STREAM_EVENTS, 2)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
   }
   const extra = (per['llmux'] ?? NaN) - (per['bare'] ?? NaN);
   if (Number.isFinite(extra)) {
     // What a request costs llmux beyond the bare proxy whatever its events: its extra on the
     // one-piece stream of the load runs at the same connection count.
     const request = (aggregate(r.cells, 'llmux', 'stream', 32)?.cpuUs ?? NaN) - (aggregate(r.cells, 'bare', 'stream', 32)?.cpuUs ?? NaN);
-    const perEvent = Number.isFinite(request) ? `; less its extra on the one-piece stream of the load runs at 32 connections (${fmt(request, 0)} µs, the request's own), ${fmt((extra - request) / EVENTS, 2)} µs an event` : '';
+    const perEvent = Number.isFinite(request) ? `; less its extra on the one-piece stream of the load runs at 32 connections (${fmt(request, 0)} µs, the request's own), ${fmt((extra - request) / STREAM_EVENTS, 2)} µs an event` : '';
     lines.push('', `llmux beyond the bare proxy: ${fmt(extra, 0)} µs a stream${perEvent}. The streams/s are the upstream's pace (a stream takes about 30 ms), not the proxies'.`);
   }
   return [...lines, ''];

@@ -22,7 +22,7 @@ import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
-import { renderLoadTables, renderReport } from './report.ts';
+import { renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
 import type { Memory, RunReport, TokenRun } from './report.ts';
 import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
 import { PRUNE_EVERY_MS } from '../src/boot/jobs.ts';
@@ -154,27 +154,24 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
 }
 
 /**
- * Streams paced like tokens: the 21 events 1 ms apart, each in its own write, at 32 connections, for
+ * Streams paced like tokens: the 21 events nominally 1 ms apart, each in its own write, at 32 connections, for
  * the two proxies in turn (reversed in every second run). The load runs' answer arrives in one piece;
  * this is what relaying costs when each event arrives on its own, as providers stream.
  */
 async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]> {
-  log('streams paced like tokens (21 events 1 ms apart, 32 connections) …');
+  log('streams paced like tokens (21 events nominally 1 ms apart, 32 connections) …');
   const proxies = w.targets.filter((t) => t.pid !== undefined);
   const runs: TokenRun[] = [];
   for (let rep = 1; rep <= o.tokenReps; rep++) {
     for (const t of rep % 2 === 1 ? proxies : [...proxies].reverse()) {
       if (!t.alive()) continue;
       const c = await measure(t, 'stream', 32, o.tokenS, body('bench-tokens', true), ours);
-      log(`  ${t.name}: ${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / TOKEN_EVENTS).toFixed(2)} an event)`);
+      log(`  ${t.name}: ${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / STREAM_EVENTS).toFixed(2)} an event)`);
       runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct });
     }
   }
   return runs;
 }
-
-/** Events in the bench's streamed answer (role, 17 content, finish, usage, [DONE]). */
-const TOKEN_EVENTS = 21;
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;
 

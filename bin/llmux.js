@@ -16,20 +16,18 @@ module.enableCompileCache?.();
 // while the gateway idles; it stays at its initial size until the gateway listens (main.ts lets it
 // grow again for traffic: src/boot/lean-start.ts). See BENCHMARKS.md (memory).
 v8.setFlagsFromString('--semi-space-growth-factor=1');
-// V8 allocates an allocation site's objects straight in the old generation once many of them have
-// outlived young-generation collections, and in our runs it never went back. Held streams (seconds
-// to minutes each) teach it that about the sites every request allocates at, and from then on every
-// request's objects, short requests' too, went to the old generation: a full mark-compact about
-// every second under load and young collections 4× slower (after 2,000 held streams: BENCHMARKS.md,
-// "Still open").
-v8.setFlagsFromString('--no-allocation-site-pretenuring');
+// The V8 settings for traffic (allocation-site pretenuring off, the maps optimised code depends on
+// kept): src/boot/v8-flags.ts, where each is explained; the bench's bare proxy makes them too.
+const { applyTrafficFlags } = await import('../src/boot/v8-flags.ts');
+applyTrafficFlags();
 globalThis[Symbol.for('llmux.leanStart')] = true;
 // process.nextTick, optimised before the gateway loads. Node calls it several times a request
 // (stream ends, socket writes, `finish`); when V8 optimised it later, under traffic, with the
 // gateway's modules loaded, it built a version that created every tick object through a runtime
 // call (a search of the empty object's map transitions) instead of inline: about 2.5 % of the
 // gateway's CPU in a perf profile, none in the bare proxy's. Optimised here, on a clean heap, in
-// about 40 ms, it stays inline (BENCHMARKS.md, eleventh round). Only for `serve` (the default).
+// about 40 ms, it stays inline (BENCHMARKS.md, eleventh round), and with the maps it was built
+// against kept (src/boot/v8-flags.ts), also after the gateway has been quiet. Only for `serve`.
 const command = process.argv[2];
 if (command === undefined || command === 'serve' || (command.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(command))) {
   const noop = () => {};

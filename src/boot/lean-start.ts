@@ -18,6 +18,7 @@
  * on its command line is left as given (0: V8's own choice; Node refuses it in NODE_OPTIONS).
  */
 import v8 from 'node:v8';
+import { nodeGave } from './v8-flags.ts';
 
 const marker = Symbol.for('llmux.leanStart');
 
@@ -36,10 +37,7 @@ export function endLeanStart(setFlags: (flags: string) => void = v8.setFlagsFrom
   if (!givesHeapGrowth(execArgv)) setFlags(`--heap-growing-percent=${heapGrowingPercent}`);
 }
 
-/**
- * Did the user give Node a heap growth factor of their own? V8 takes one dash or two, and `-` and
- * `_` alike in flag names.
- */
+/** Did the user give Node a heap growth factor of their own (in any spelling V8 takes)? */
 export function givesHeapGrowth(execArgv: readonly string[]): boolean {
-  return execArgv.some((a) => /^--?heap[-_]growing[-_]percent(=|$)/.test(a));
+  return nodeGave(execArgv, 'heap-growing-percent');
 }

@@ -1,0 +1,47 @@
+/**
+ * V8 settings for a gateway under traffic, made once at start: by the launcher (bin/llmux.js) before
+ * the gateway loads, and by the bench's bare proxy alike, so that the baseline is not slowed by what
+ * llmux is spared (BENCHMARKS.md). A flag the user gave Node on its command line is left as given.
+ *
+ * - `--no-allocation-site-pretenuring`: V8 allocates an allocation site's objects straight in the old
+ *   generation once many of them have outlived young-generation collections, and in our runs it never
+ *   went back. Held streams (seconds to minutes each) teach it that about the sites every request
+ *   allocates at, and from then on every request's objects, short requests' too, went to the old
+ *   generation: a full mark-compact about every second under load and young collections 4× slower
+ *   (after 2,000 held streams; BENCHMARKS.md, "Still open").
+ * - `--retain-maps-for-n-gc`: V8 keeps the hidden classes (maps) that optimised code depends on for
+ *   this many full collections after their last object died (2 by default). Between bursts of
+ *   traffic no request object is alive, and the full collections V8 makes when the gateway goes
+ *   quiet drop the maps of objects built property by property: Node's tick object (seven or eight a
+ *   request), and the gateway's own. The next burst builds them anew, as new maps, and every
+ *   property store or load that had seen the old ones sees one more; after four it is megamorphic
+ *   for good, a lookup in a cache or a call into the runtime instead of a check and a store.
+ *   Measured: after a few quiet spells `process.nextTick` took 6–9 µs a streamed request instead of
+ *   about 1 (7–8 % of the gateway's CPU), and stayed there (BENCHMARKS.md, eighteenth round). Kept
+ *   for as good as ever: the maps kept are those optimised code was built against, a bounded set.
+ */
+import v8 from 'node:v8';
+
+/** Full collections a map optimised code depends on outlives its last object. */
+export const retainMapsForGcs = 100_000;
+
+/** The flags, in the order they are set. */
+export const trafficFlags: readonly string[] = ['--no-allocation-site-pretenuring', `--retain-maps-for-n-gc=${retainMapsForGcs}`];
+
+/** Make the settings, but any whose flag Node was given on its command line (`execArgv`). */
+export function applyTrafficFlags(setFlags: (flags: string) => void = v8.setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
+  for (const f of trafficFlags) if (!nodeGave(execArgv, flagName(f))) setFlags(f);
+}
+
+/** `allocation-site-pretenuring` for `--no-allocation-site-pretenuring`, `retain-maps-for-n-gc` for `--retain-maps-for-n-gc=5`. */
+export function flagName(flag: string): string {
+  return flag.replace(/^--?/, '').replace(/=.*$/, '').replace(/^no[-_]/, '').replace(/_/g, '-');
+}
+
+/**
+ * Did Node get the V8 flag `name` (either polarity) on its command line? V8 takes one dash or two,
+ * `-` and `_` alike in names, and `--no-` for booleans.
+ */
+export function nodeGave(execArgv: readonly string[], name: string): boolean {
+  return execArgv.some((a) => /^--?/.test(a) && flagName(a) === name);
+}

@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import v8 from 'node:v8';
 import { Pool } from 'undici';
 import { heapGrowingPercent } from '../src/boot/lean-start.ts';
-import { applyTrafficFlags } from '../src/boot/v8-flags.ts';
+import { applyTrafficSettings } from '../src/boot/v8-flags.ts';
 
 // The V8 settings llmux's launcher (bin/llmux.js) makes for traffic at start, made here too, so that the
 // baseline is not slowed by what llmux is spared: with allocation-site pretenuring on, this proxy
@@ -19,7 +19,7 @@ import { applyTrafficFlags } from '../src/boot/v8-flags.ts';
 // helper threads against 1-4 without; BENCHMARKS.md, thirteenth round); and with V8's default
 // retention of maps, a few quiet spells left Node's tick object megamorphic (eighteenth round).
 // A baseline with a V8 pathology flatters the ratios.
-applyTrafficFlags();
+applyTrafficSettings();
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);

@@ -16,10 +16,11 @@ module.enableCompileCache?.();
 // while the gateway idles; it stays at its initial size until the gateway listens (main.ts lets it
 // grow again for traffic: src/boot/lean-start.ts). See BENCHMARKS.md (memory).
 v8.setFlagsFromString('--semi-space-growth-factor=1');
-// The V8 settings for traffic (allocation-site pretenuring off, the maps optimised code depends on
-// kept): src/boot/v8-flags.ts, where each is explained; the bench's bare proxy makes them too.
-const { applyTrafficFlags } = await import('../src/boot/v8-flags.ts');
-applyTrafficFlags();
+// The V8 settings for traffic (allocation-site pretenuring off; one of Node's tick objects and the
+// maps optimised code depends on kept): src/boot/v8-flags.ts, where each is explained; the bench's
+// bare proxy makes them too.
+const { applyTrafficSettings } = await import('../src/boot/v8-flags.ts');
+applyTrafficSettings();
 globalThis[Symbol.for('llmux.leanStart')] = true;
 // process.nextTick, optimised before the gateway loads. Node calls it several times a request
 // (stream ends, socket writes, `finish`); when V8 optimised it later, under traffic, with the

@@ -208,7 +208,8 @@ function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res
   req.on('end', () => {
     if (over) return;
     const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    handle(rt, kind, headers, raw, id, res, noop).catch((e: unknown) => {
+    // Errors come back through the callback, not as a rejection: no `.catch` promise and microtask a request.
+    void handle(rt, kind, headers, raw, id, res, noop, (e: unknown) => {
       if (res.headersSent) {
         if (!res.writableEnded) res.destroy();
         return;
@@ -241,54 +242,62 @@ function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Rec
   return { body, changed, repaired };
 }
 
-/** One proxied request, from either door (the raw fast path or Fastify); `hijack` takes the response from Fastify. */
-async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void): Promise<void> {
-  if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
-  const snap = rt.snapshot();
-  // One clock read for the key's expiry, its limits, its last use and the request's time.
-  let at = Date.now();
-  const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
-  const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
-  const model = body.model as string;
-  checkModelAllowed(principal, model);
-  // Awaited only when they must wait: a microtask hop per request saved in the common case.
-  const pp = rt.admitPrincipal(principal, at);
-  const permit = pp instanceof Promise ? await pp : pp;
-  if (principal) rt.touched?.(principal, at);
-  const controller = new RequestController();
-  res.on('close', () => {
-    if (!res.writableEnded) controller.abort(abortReasons.clientGone);
-  });
-  let release: () => void;
-  let waited = pp instanceof Promise;
+/**
+ * One proxied request, from either door (the raw fast path or Fastify); `hijack` takes the response
+ * from Fastify. An error before the answer is thrown (Fastify's door answers it), or handed to `onError`.
+ */
+async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHeaders, raw: Buffer, id: string, res: ServerResponse, hijack: () => void, onError?: (e: unknown) => void): Promise<void> {
   try {
-    const r = rt.admit(controller.signal);
-    if (r instanceof Promise) waited = true;
-    release = r instanceof Promise ? await r : r;
+    if (rt.draining) throw new LlmuxError('LLMUX_ERR_SHUTTING_DOWN', 'llmux is shutting down; retry on another instance or in a moment.');
+    const snap = rt.snapshot();
+    // One clock read for the key's expiry, its limits, its last use and the request's time.
+    let at = Date.now();
+    const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
+    const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
+    const model = body.model as string;
+    checkModelAllowed(principal, model);
+    // Awaited only when they must wait: a microtask hop per request saved in the common case.
+    const pp = rt.admitPrincipal(principal, at);
+    const permit = pp instanceof Promise ? await pp : pp;
+    if (principal) rt.touched?.(principal, at);
+    const controller = new RequestController();
+    res.on('close', () => {
+      if (!res.writableEnded) controller.abort(abortReasons.clientGone);
+    });
+    let release: () => void;
+    let waited = pp instanceof Promise;
+    try {
+      const r = rt.admit(controller.signal);
+      if (r instanceof Promise) waited = true;
+      release = r instanceof Promise ? await r : r;
+    } catch (e) {
+      permit.settle(0);
+      throw e;
+    }
+    // The request's time is read with t0, after admission: again when a limit or the queue made it wait.
+    if (waited) at = Date.now();
+    rt.inflight.add(controller);
+    hijack();
+    const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
+    const ctx: RequestContext = {
+      id, kind, snapshot: snap, body, raw, bodyChanged: changed, repaired,
+      stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
+      res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
+    };
+    let tokens = 0;
+    try {
+      tokens = (await execute(ctx, rt.deps)).tokens;
+    } catch (e) {
+      rt.log.error({ err: e }, 'request failed inside llmux');
+      if (!res.headersSent && !res.destroyed) writeRawError(res, id, toLlmuxError(e));
+      else if (!res.writableEnded) res.destroy();
+    } finally {
+      rt.inflight.delete(controller);
+      release();
+      permit.settle(tokens);
+    }
   } catch (e) {
-    permit.settle(0);
-    throw e;
-  }
-  // The request's time is read with t0, after admission: again when a limit or the queue made it wait.
-  if (waited) at = Date.now();
-  rt.inflight.add(controller);
-  hijack();
-  const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
-  const ctx: RequestContext = {
-    id, kind, snapshot: snap, body, raw, bodyChanged: changed, repaired,
-    stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
-    res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
-  };
-  let tokens = 0;
-  try {
-    tokens = (await execute(ctx, rt.deps)).tokens;
-  } catch (e) {
-    rt.log.error({ err: e }, 'request failed inside llmux');
-    if (!res.headersSent && !res.destroyed) writeRawError(res, id, toLlmuxError(e));
-    else if (!res.writableEnded) res.destroy();
-  } finally {
-    rt.inflight.delete(controller);
-    release();
-    permit.settle(tokens);
+    if (onError === undefined) throw e;
+    onError(e);
   }
 }

@@ -45,7 +45,91 @@ export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<E
   const deadline = abortAfter(ctx.t0, server.deadlineMs, ctx.controller, abortReasons.deadline);
   let out: Outcome;
   try {
-    out = await loop(ctx, deps, deadline);
+    // The attempt loop, here rather than in an async function of its own: one promise and one
+    // microtask a request fewer (BENCHMARKS.md, nineteenth round).
+    run: {
+      const snap = ctx.snapshot;
+      const route = resolveRoute(snap, ctx.model);
+      if (!route) {
+        const err = snap.providers.size === 0
+          ? new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `llmux has no providers yet: add one to llmux.yaml, or set a provider key such as ${envKeyPresets().slice(0, 3).map(([, p]) => p.keyEnv).join(', ')} in the environment or .env, then restart (see the README).`, { param: 'model' })
+          : new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `The model "${ctx.model}" does not exist here: no route, provider model or "*" route matches it. GET /v1/models lists what is available.`, { param: 'model' });
+        writeError(ctx, err, null, 0, true);
+        out = { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+        break run;
+      }
+      // One clock read for planning and the first endpoint's limits and breaker (the same instant, as
+      // far as they can tell); each attempt's bookkeeping reads it again for what comes after.
+      let now = deps.clock.now();
+      // plan and acquire answer at once unless they need the shared state: no microtask hop then.
+      const pp = plan(route, ctx.model, deps.tracker, deps.rr, now);
+      let p: Plan;
+      if (pp instanceof Promise) {
+        p = await pp;
+        now = deps.clock.now();
+      } else p = pp;
+      const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
+      const upstream = { ms: 0 };
+      for (const ep of p.endpoints) {
+        if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
+        const pa = deps.limiter.acquire(ep, now);
+        const permit = pa instanceof Promise ? await pa : pa;
+        // A shared state answered by promise: time has passed.
+        if (pa instanceof Promise) now = deps.clock.now();
+        if (!permit.ok) {
+          x.limitBlocked++;
+          x.limitRetryAt = Math.min(x.limitRetryAt, permit.retryAt);
+          continue;
+        }
+        if (!ep.health.breaker.tryAcquire(now)) {
+          permit.settle(0);
+          continue;
+        }
+        let r: AttemptResult | null = null;
+        for (let retry = 0; retry <= ep.provider.retries; retry++) {
+          if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
+          // The attempt's bookkeeping is in `attempted`, not in an async wrapper: one await less a try.
+          const t = performance.now();
+          ep.health.inflight++;
+          try {
+            r = await runAttempt(ctx, ep, deps, deadline, t);
+          } finally {
+            ep.health.inflight--;
+          }
+          // An answer says when it ended (the clock is read once for the attempt's and the request's end).
+          now = attempted(ctx, deps, ep, r, (r.type === 'done' ? r.endedAt : performance.now()) - t, upstream);
+          if (r.type === 'done') break;
+          // Retries are for a network blip, not for an endpoint whose breaker this very failure opened.
+          if (!isNetworkClass(r.cls) || ep.health.breaker.state(now) === 'open') break;
+        }
+        if (r === null) {
+          ep.health.breaker.release();
+          permit.settle(0);
+          break;
+        }
+        if (r.type === 'done') {
+          permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0), now);
+          out = { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response, endedAt: r.endedAt };
+          break run;
+        }
+        permit.settle(0);
+        x.last = r;
+        x.lastEp = ep;
+        x.retryAt = Math.min(x.retryAt, ep.health.breaker.availableAt(now));
+        if (!failsOver(r.cls)) {
+          out = stopOn(ctx, ep, r, route.name, upstream.ms);
+          break run;
+        }
+      }
+      if (ctx.signal.aborted && ctx.signal.reason === abortReasons.clientGone) {
+        out = { status: 499, cls: 'canceled', ep: x.lastEp, route: route.name, error: 'the client went away', ttftMs: null, promptTokens: 0, completionTokens: 0 };
+        break run;
+      }
+      x.deadlineHit = ctx.signal.aborted && ctx.signal.reason === abortReasons.deadline;
+      x.now = deps.clock.now();
+      const err = writeExhausted(ctx, x, upstream.ms);
+      out = { status: err.status, cls: x.last?.cls ?? null, ep: x.lastEp, route: route.name, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
+    }
   } catch (e) {
     const err = e instanceof LlmuxError ? e : new LlmuxError('LLMUX_ERR_INTERNAL', 'llmux failed while handling this request; see the gateway log.', { cause: e });
     writeError(ctx, err, null, 0, true);
@@ -55,84 +139,6 @@ export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<E
   }
   publishEnd(ctx, out, deps.instance);
   return { status: out.status, tokens: out.promptTokens + out.completionTokens };
-}
-
-async function loop(ctx: RequestContext, deps: RoutingDeps, deadline: Cancellable): Promise<Outcome> {
-  const snap = ctx.snapshot;
-  const route = resolveRoute(snap, ctx.model);
-  if (!route) {
-    const err = snap.providers.size === 0
-      ? new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `llmux has no providers yet: add one to llmux.yaml, or set a provider key such as ${envKeyPresets().slice(0, 3).map(([, p]) => p.keyEnv).join(', ')} in the environment or .env, then restart (see the README).`, { param: 'model' })
-      : new LlmuxError('LLMUX_ERR_MODEL_NOT_FOUND', `The model "${ctx.model}" does not exist here: no route, provider model or "*" route matches it. GET /v1/models lists what is available.`, { param: 'model' });
-    writeError(ctx, err, null, 0, true);
-    return { status: 404, cls: null, ep: null, route: null, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
-  }
-  // One clock read for planning and the first endpoint's limits and breaker (the same instant, as
-  // far as they can tell); each attempt's bookkeeping reads it again for what comes after.
-  let now = deps.clock.now();
-  // plan and acquire answer at once unless they need the shared state: no microtask hop then.
-  const pp = plan(route, ctx.model, deps.tracker, deps.rr, now);
-  let p: Plan;
-  if (pp instanceof Promise) {
-    p = await pp;
-    now = deps.clock.now();
-  } else p = pp;
-  const x: Exhaustion = { plan: p, last: null, lastEp: null, limitBlocked: 0, limitRetryAt: Infinity, retryAt: Infinity, now, deadlineHit: false };
-  const upstream = { ms: 0 };
-  for (const ep of p.endpoints) {
-    if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
-    const pa = deps.limiter.acquire(ep, now);
-    const permit = pa instanceof Promise ? await pa : pa;
-    // A shared state answered by promise: time has passed.
-    if (pa instanceof Promise) now = deps.clock.now();
-    if (!permit.ok) {
-      x.limitBlocked++;
-      x.limitRetryAt = Math.min(x.limitRetryAt, permit.retryAt);
-      continue;
-    }
-    if (!ep.health.breaker.tryAcquire(now)) {
-      permit.settle(0);
-      continue;
-    }
-    let r: AttemptResult | null = null;
-    for (let retry = 0; retry <= ep.provider.retries; retry++) {
-      if (ctx.signal.aborted || ctx.attempts.length >= snap.config.server.maxAttempts) break;
-      // The attempt's bookkeeping is in `attempted`, not in an async wrapper: one await less a try.
-      const t = performance.now();
-      ep.health.inflight++;
-      try {
-        r = await runAttempt(ctx, ep, deps, deadline, t);
-      } finally {
-        ep.health.inflight--;
-      }
-      // An answer says when it ended (the clock is read once for the attempt's and the request's end).
-      now = attempted(ctx, deps, ep, r, (r.type === 'done' ? r.endedAt : performance.now()) - t, upstream);
-      if (r.type === 'done') break;
-      // Retries are for a network blip, not for an endpoint whose breaker this very failure opened.
-      if (!isNetworkClass(r.cls) || ep.health.breaker.state(now) === 'open') break;
-    }
-    if (r === null) {
-      ep.health.breaker.release();
-      permit.settle(0);
-      break;
-    }
-    if (r.type === 'done') {
-      permit.settle((r.usage?.promptTokens ?? 0) + (r.usage?.completionTokens ?? 0), now);
-      return { status: r.status, cls: r.cls, ep, route: route.name, error: r.message, ttftMs: r.ttftMs, promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, response: r.response, endedAt: r.endedAt };
-    }
-    permit.settle(0);
-    x.last = r;
-    x.lastEp = ep;
-    x.retryAt = Math.min(x.retryAt, ep.health.breaker.availableAt(now));
-    if (!failsOver(r.cls)) return stopOn(ctx, ep, r, route.name, upstream.ms);
-  }
-  if (ctx.signal.aborted && ctx.signal.reason === abortReasons.clientGone) {
-    return { status: 499, cls: 'canceled', ep: x.lastEp, route: route.name, error: 'the client went away', ttftMs: null, promptTokens: 0, completionTokens: 0 };
-  }
-  x.deadlineHit = ctx.signal.aborted && ctx.signal.reason === abortReasons.deadline;
-  x.now = deps.clock.now();
-  const err = writeExhausted(ctx, x, upstream.ms);
-  return { status: err.status, cls: x.last?.cls ?? null, ep: x.lastEp, route: route.name, error: err.message, ttftMs: null, promptTokens: 0, completionTokens: 0 };
 }
 
 /** A `caller` error (or the client leaving) ends the request without failover. */

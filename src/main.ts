@@ -19,7 +19,7 @@ import { closeLogger, createLogger, flushLogger, type Logger } from './observe/l
 import { Metrics } from './observe/metrics.ts';
 import { subscribeRequestLog } from './observe/request-log.ts';
 import { subscribeStoreLog } from './observe/store-log.ts';
-import { abortReasons, type RoutingDeps } from './routing/context.ts';
+import { abortReasons, InflightRequests, type RoutingDeps } from './routing/context.ts';
 import { openState } from './state/open.ts';
 import { MemoryState } from './state/memory.ts';
 import { StatePersister } from './state/persist.ts';
@@ -158,7 +158,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     touched: (p, now) => keys.touch(p, clock === systemClock ? now : clock.now(), (e) => log.warn({ err: e }, 'could not record key use')),
     log,
     draining: false,
-    inflight: new Set(),
+    inflight: new InflightRequests(),
     metrics,
   };
   const app = buildApp(rt, { bodyLimit: snaps.current.bodyLimitBytes });
@@ -264,7 +264,7 @@ function watchConfig(snaps: Snapshots, debug: DebugSwitch, cwd: string, log: Log
 }
 
 /** Resolves when no request is in flight, or after `ms`. */
-async function waitDrained(inflight: Set<AbortController>, ms: number): Promise<void> {
+async function waitDrained(inflight: InflightRequests, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (inflight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
 }

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
-import { abortReasons, RequestController, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
+import { abortReasons, RequestController, type InflightRequests, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, modelAllowed, type ClientKeyHeaders, type StoredKeyLookup } from './auth.ts';
@@ -34,7 +34,7 @@ export interface HttpRuntime {
   /** Set while shutting down: new requests get 503. */
   draining: boolean;
   /** Controllers of requests in flight (aborted with `shutdown` when the grace period ends). */
-  readonly inflight: Set<AbortController>;
+  readonly inflight: InflightRequests;
   readonly metrics?: { text(): Promise<string>; readonly contentType: string };
 }
 

@@ -79,3 +79,21 @@ test('line sink: lines still waiting when the process exits (without end or flus
     assert.equal(lines.at(-1), '{"i":999}');
   });
 });
+
+test('line sink: lines are written byte for byte as UTF-8, also multi-byte ones and lines longer than a batch', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'log.jsonl');
+    const s = new LineSink({ dest: file, batchBytes: 64 });
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      // Short and long, ASCII, two-, three- and four-byte characters: buffers fill, are sealed early
+      // when a line might not fit, and a line longer than a batch gets a buffer of its own.
+      const body = i % 7 === 0 ? 'x'.repeat(100 + i) : i % 3 === 0 ? `héllo ${i} 🌍` : i % 5 === 0 ? `日本語 ${i}` : `{"n":${i}}`;
+      lines.push(`${body}\n`);
+      s.write(`${body}\n`);
+      if (i % 50 === 49) await flushed(s);
+    }
+    await s.end();
+    assert.equal(await readFile(file, 'utf8'), lines.join(''));
+  });
+});

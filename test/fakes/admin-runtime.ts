@@ -13,7 +13,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { HealthTracker } from '../../src/health/tracker.ts';
 import { buildApp, type HttpRuntime } from '../../src/http/server.ts';
 import { MemoryLimiter } from '../../src/limits/memory-limiter.ts';
-import type { RoutingDeps } from '../../src/routing/context.ts';
+import { InflightRequests, type RoutingDeps } from '../../src/routing/context.ts';
 import { LocalRoundRobin } from '../../src/routing/planner.ts';
 import type { ProbeResult } from '../../src/routing/probe.ts';
 import { openStore } from '../../src/store/open.ts';
@@ -96,7 +96,7 @@ export async function startAdminHarness(file: ConfigInput, opts: AdminHarnessOpt
 
   const http: HttpRuntime = {
     snapshot: () => snap, deps, storedKey: () => undefined, storedKeyCount: () => 0, captureOn: () => false,
-    admit: async () => () => undefined, admitPrincipal: async () => ({ settle: () => undefined }), log: rt.log, draining: false, inflight: new Set(),
+    admit: async () => () => undefined, admitPrincipal: async () => ({ settle: () => undefined }), log: rt.log, draining: false, inflight: new InflightRequests(),
   };
   const app = buildApp(http, { bodyLimit: 1024 * 1024 });
   await app.register(adminPlugin(rt, { loginLimiter: opts.loginLimiter }));

@@ -43,6 +43,14 @@ interface RelayState {
  * sent; the body is destroyed), else with `done` once the stream ended. `onCommit` runs at commit.
  */
 export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, tSend: number, attemptSignal: Abortable, onCommit: () => void): Promise<AttemptResult> {
+  return new Promise((resolve) => relay(ctx, ep, body, tSend, attemptSignal, onCommit, resolve));
+}
+
+/**
+ * `relayStream` with a callback: `resolve` gets the result, once (possibly before this returns, when
+ * the whole stream was already in). The request path's form: no promise of its own.
+ */
+export function relay(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, tSend: number, attemptSignal: Abortable, onCommit: () => void, resolve: (r: AttemptResult) => void): void {
   const res = ctx.res;
   const stripUsage = !ctx.includeUsage;
   const rename = ep.provider.reasoningField;
@@ -133,7 +141,7 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
     return 'keep';
   }
 
-  return new Promise<AttemptResult>((resolve) => {
+  {
     let settled = false;
     const finish = (r: AttemptResult): void => {
       if (settled) return;
@@ -271,5 +279,5 @@ export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStr
         endedAt: performance.now(), response: assembler?.result(),
       };
     }
-  });
+  }
 }

@@ -11,10 +11,15 @@ import { collectStream } from './collect.ts';
 import { abortReasons, kindPath, type RequestContext, type RoutingDeps } from './context.ts';
 import { writeChecked } from './outcome.ts';
 import type { Endpoint } from './planner.ts';
-import { relayStream } from './relay.ts';
+import { relay } from './relay.ts';
 
-/** `deadline`: the request's, cancelled when this attempt's answer commits. `tSend`: performance.now() as the attempt starts. */
-export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable, tSend: number): Promise<AttemptResult> {
+/**
+ * `deadline`: the request's, cancelled when this attempt's answer commits. `tSend`: performance.now()
+ * as the attempt starts. The answer is taken by callback (`UpstreamCall.onAnswer`) and the stream relayed
+ * with one (`relay`): one promise an attempt, where awaiting the answer and then the relay's promise
+ * took three promises and two more microtasks (BENCHMARKS.md, nineteenth round).
+ */
+export function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable, tSend: number): AttemptResult | Promise<AttemptResult> {
   if (ctx.signal.aborted) return fail('canceled', null, 'the client went away');
   const streams = upstreamStreams(ctx, ep);
   let call: UpstreamCall;
@@ -28,52 +33,66 @@ export async function runAttempt(ctx: RequestContext, ep: Endpoint, deps: Routin
   // The request's controller aborts this call too (client gone, deadline, shutdown).
   ctx.controller.attempt = call;
   const timer = abortAfter(tSend, ep.provider.timeout.totalMs, call, abortReasons.attemptTimeout);
-  const committed = (): void => {
-    // After commit a stream is bounded by the idle timeout only (long answers are legitimate).
-    timer.cancel();
-    deadline.cancel();
-  };
-  let answer: UpstreamAnswer | undefined;
-  try {
-    answer = await call.answer;
-    // A whole body is checked and written at once: only streams are awaited.
-    const r = read(ctx, ep, deps, answer, call, tSend, committed);
-    return r instanceof Promise ? await r : r;
-  } catch (e) {
-    answer?.stream?.destroy();
-    return classifyThrown(e, ctx, call);
-  } finally {
-    timer.cancel();
-    if (ctx.controller.attempt === call) ctx.controller.attempt = null;
-  }
+  return new Promise<AttemptResult>((resolve) => {
+    let answer: UpstreamAnswer | null = null;
+    let ended = false;
+    const end = (r: AttemptResult): void => {
+      if (ended) return;
+      ended = true;
+      timer.cancel();
+      if (ctx.controller.attempt === call) ctx.controller.attempt = null;
+      resolve(r);
+    };
+    const failed = (e: unknown): void => {
+      if (ended) return;
+      answer?.stream?.destroy();
+      end(classifyThrown(e, ctx, call));
+    };
+    const committed = (): void => {
+      // After commit a stream is bounded by the idle timeout only (long answers are legitimate).
+      timer.cancel();
+      deadline.cancel();
+    };
+    // Called from inside undici's callback that brings the answer (or from an abort): the answer is
+    // read and written here; a failure only resolves, and the executor's next attempt starts after.
+    call.onAnswer((a) => {
+      answer = a;
+      try {
+        read(ctx, ep, deps, a, call, tSend, committed, end, failed);
+      } catch (e) {
+        failed(e);
+      }
+    }, failed);
+  });
 }
 
-function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: UpstreamAnswer, call: UpstreamCall, tSend: number, onCommit: () => void): AttemptResult | Promise<AttemptResult> {
+function read(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, answer: UpstreamAnswer, call: UpstreamCall, tSend: number, onCommit: () => void, end: (r: AttemptResult) => void, failed: (e: unknown) => void): void {
   const status = answer.statusCode;
-  if (status >= 400) return failureFromStatus(answer, ep, deps.clock.now());
+  if (status >= 400) return end(failureFromStatus(answer, ep, deps.clock.now()));
   const stream = answer.stream;
   if (status < 200 || status >= 300) {
     stream?.destroy();
-    return fail('transient', status, `the upstream answered an unexpected ${status}`);
+    return end(fail('transient', status, `the upstream answered an unexpected ${status}`));
   }
   if (stream !== null) {
-    if (ctx.stream) return relayStream(ctx, ep, stream, tSend, call, onCommit);
-    return collectStream(ctx, ep, stream, call).then((c) => {
-      if (c.type === 'fail') return c;
+    if (ctx.stream) return relay(ctx, ep, stream, tSend, call, onCommit, end);
+    collectStream(ctx, ep, stream, call).then((c) => {
+      if (c.type === 'fail') return end(c);
       onCommit();
       const t = performance.now();
       writeChecked(ctx, ep, c, Buffer.alloc(0), t - tSend, t);
-      return done(c.usage, ctx, undefined, t);
-    });
+      end(done(c.usage, ctx, undefined, t));
+    }).catch(failed);
+    return;
   }
   const buf = answer.body ?? Buffer.alloc(0);
   const checked = checkBody(ctx, ep, buf);
-  if (checked.type === 'fail') return checked;
+  if (checked.type === 'fail') return end(checked);
   onCommit();
   // One clock read for the answer's Server-Timing and the attempt's times.
   const t = performance.now();
   writeChecked(ctx, ep, checked, buf, t - tSend, t);
-  return done(checked.usage, ctx, checked.parsed, t);
+  end(done(checked.usage, ctx, checked.parsed, t));
 }
 
 /** `t`: performance.now() when the answer was written. */

@@ -108,7 +108,7 @@ export class UpstreamClients {
   }
 
   /**
-   * Start one request. `call.answer` resolves with the answer (whole, or as a stream for a 2xx event
+   * Start one request. `call.answer` (or `call.onAnswer`) gives the answer (whole, or as a stream for a 2xx event
    * stream); it rejects on connect errors, timeouts and aborts with undici's error codes (`UND_ERR_*`,
    * `ECONNREFUSED`…), which routing/attempt.ts classifies. A redirect is never followed: the key
    * would travel with it (SSRF, S5).
@@ -165,14 +165,15 @@ type Phase = 'waiting' | 'collecting' | 'streaming' | 'done';
  * later in the same read reaches undici's request, which is aborted by then.
  */
 export class UpstreamCall implements Dispatcher.DispatchHandler {
-  /** Resolves with the answer; rejects with the error (undici's, or `LLMUX_TOO_LARGE`). */
-  readonly answer: Promise<UpstreamAnswer>;
   /** Set by `abort`, like an AbortSignal's (routing/context.ts `abortKind` reads them). */
   aborted = false;
   reason: unknown = undefined;
 
-  #resolve!: (a: UpstreamAnswer) => void;
-  #reject!: (e: unknown) => void;
+  /** `onAnswer`'s listener, or what came before one listened. */
+  #ok: ((a: UpstreamAnswer) => void) | null = null;
+  #notOk: ((e: unknown) => void) | null = null;
+  #outcome: { answer: UpstreamAnswer | null; error: unknown } | null = null;
+  #answer: Promise<UpstreamAnswer> | null = null;
   #phase: Phase = 'waiting';
   #abortFn: ((err: Error) => void) | null = null;
   #resumeFn: (() => void) | null = null;
@@ -198,10 +199,44 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   constructor(maxBody: number) {
     this.#maxBody = maxBody;
-    this.answer = new Promise<UpstreamAnswer>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+  }
+
+  /** Resolves with the answer; rejects with the error (undici's, or `LLMUX_TOO_LARGE`). */
+  get answer(): Promise<UpstreamAnswer> {
+    return (this.#answer ??= new Promise<UpstreamAnswer>((resolve, reject) => this.onAnswer(resolve, reject)));
+  }
+
+  /**
+   * `ok` gets the answer, or `failed` the error, once: at once when it is in, else from inside the
+   * undici callback that brings it (or from `abort`), so neither may start another request on the same
+   * pool synchronously. One listener (`answer` is one). The request path listens instead of awaiting:
+   * no promise and no microtask between the answer's head and the relay (BENCHMARKS.md, nineteenth round).
+   */
+  onAnswer(ok: (a: UpstreamAnswer) => void, failed: (e: unknown) => void): void {
+    if (this.#ok !== null) throw new Error('an upstream call has one listener');
+    const o = this.#outcome;
+    if (o !== null) {
+      this.#outcome = null;
+      if (o.answer !== null) ok(o.answer);
+      else failed(o.error);
+      return;
+    }
+    this.#ok = ok;
+    this.#notOk = failed;
+  }
+
+  #resolve(a: UpstreamAnswer): void {
+    const ok = this.#ok;
+    this.#ok = this.#notOk = null;
+    if (ok !== null) ok(a);
+    else this.#outcome = { answer: a, error: undefined };
+  }
+
+  #reject(e: unknown): void {
+    const failed = this.#notOk;
+    this.#ok = this.#notOk = null;
+    if (failed !== null) failed(e);
+    else this.#outcome = { answer: null, error: e };
   }
 
   /**

@@ -220,3 +220,31 @@ test('a repeated content-type counts whole (as undici\'s parsed headers join it)
   assert.equal(a.contentType, 'application/json, text/event-stream');
   assert.notEqual(a.stream, null);
 });
+
+test('onAnswer: the answer inside the callback that brings it, or at once when it came before; errors likewise; one listener', () => {
+  // Listening first: delivered synchronously from onHeaders (a stream) — nothing waits for a microtask.
+  const a = new UpstreamCall(1024);
+  const heard: string[] = [];
+  a.onAnswer((r) => heard.push(`answer ${r.statusCode} ${r.stream === null ? 'whole' : 'stream'}`), (e) => heard.push(`error ${String(e)}`));
+  a.onConnect(() => {});
+  a.onHeaders(200, sse, () => {});
+  assert.deepEqual(heard, ['answer 200 stream']);
+  assert.throws(() => a.onAnswer(() => {}, () => {}), /one listener/);
+  // The answer before the listener (a whole body): kept, and handed over at once.
+  const b = new UpstreamCall(1024);
+  b.onConnect(() => {});
+  b.onHeaders(200, json, () => {});
+  b.onData(Buffer.from('{}'));
+  b.onComplete();
+  let got = '';
+  b.onAnswer((r) => (got = r.body?.toString() ?? ''), () => (got = 'error'));
+  assert.equal(got, '{}');
+  // An abort before the answer: the listener's error side, synchronously, with the call marked aborted.
+  const c = new UpstreamCall(1024);
+  let err: unknown = null;
+  c.onAnswer(() => assert.fail('no answer after an abort'), (e) => (err = e));
+  c.abort('client_gone');
+  assert.equal((err as { code?: string }).code, 'UND_ERR_ABORTED');
+  assert.equal(c.aborted, true);
+  assert.equal(c.reason, 'client_gone');
+});

@@ -108,8 +108,8 @@ export class UpstreamClients {
   }
 
   /**
-   * Start one request. `call.answer` (or `call.onAnswer`) gives the answer (whole, or as a stream for a 2xx event
-   * stream); it rejects on connect errors, timeouts and aborts with undici's error codes (`UND_ERR_*`,
+   * Start one request. `call.answer` (or `call.onAnswer`) gives the answer (whole, or as a stream for a
+   * 2xx event stream); it rejects on connect errors, timeouts and aborts with undici's error codes (`UND_ERR_*`,
    * `ECONNREFUSED`…), which routing/attempt.ts classifies. A redirect is never followed: the key
    * would travel with it (SSRF, S5).
    */
@@ -173,6 +173,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #ok: ((a: UpstreamAnswer) => void) | null = null;
   #notOk: ((e: unknown) => void) | null = null;
   #outcome: { answer: UpstreamAnswer | null; error: unknown } | null = null;
+  #listened = false;
   #answer: Promise<UpstreamAnswer> | null = null;
   #phase: Phase = 'waiting';
   #abortFn: ((err: Error) => void) | null = null;
@@ -213,7 +214,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
    * no promise and no microtask between the answer's head and the relay (BENCHMARKS.md, nineteenth round).
    */
   onAnswer(ok: (a: UpstreamAnswer) => void, failed: (e: unknown) => void): void {
-    if (this.#ok !== null) throw new Error('an upstream call has one listener');
+    // A second listener would wait for ever: the answer goes to one.
+    if (this.#listened) throw new Error('an upstream call has one listener (use `answer` to share it)');
+    this.#listened = true;
     const o = this.#outcome;
     if (o !== null) {
       this.#outcome = null;

@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import type { AttemptResult } from './attempt.ts';
 import type { RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
-import { relayStream } from './relay.ts';
+import { relay as relayStream } from './relay.ts';
 
 const bounded = { timeout: 30_000 };
 
@@ -60,7 +60,7 @@ function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => bo
     paused++;
     pause();
   };
-  const p = relayStream(ctx, ep, call, performance.now(), call, () => {});
+  const p = new Promise<AttemptResult>((resolve) => relayStream(ctx, ep, call, performance.now(), call, () => {}, resolve));
   // One piece per turn of the loop, so every piece is its own onData call.
   (async () => {
     for (const piece of pieces) {

@@ -39,16 +39,10 @@ interface RelayState {
 }
 
 /**
- * Relay one upstream SSE body. Resolves with a failure if the stream failed before commit (nothing was
- * sent; the body is destroyed), else with `done` once the stream ended. `onCommit` runs at commit.
- */
-export function relayStream(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, tSend: number, attemptSignal: Abortable, onCommit: () => void): Promise<AttemptResult> {
-  return new Promise((resolve) => relay(ctx, ep, body, tSend, attemptSignal, onCommit, resolve));
-}
-
-/**
- * `relayStream` with a callback: `resolve` gets the result, once (possibly before this returns, when
- * the whole stream was already in). The request path's form: no promise of its own.
+ * Relay one upstream SSE body. `resolve` gets, once, a failure if the stream failed before commit
+ * (nothing was sent; the body is destroyed), else `done` once the stream ended (possibly before this
+ * returns, when the whole stream was already in). `onCommit` runs at commit. A callback, not a
+ * promise: one promise an attempt (run-attempt.ts).
  */
 export function relay(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, tSend: number, attemptSignal: Abortable, onCommit: () => void, resolve: (r: AttemptResult) => void): void {
   const res = ctx.res;

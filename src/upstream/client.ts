@@ -243,8 +243,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Abort the call: before the answer the `answer` promise rejects at once (also while the request
-   * waits in the pool's queue); a stream's sink gets `error(reason)`. The connection is closed.
+   * Abort the call: before the answer its listener's error side hears of it at once (`answer`
+   * rejects; also while the request waits in the pool's queue); a stream's sink gets
+   * `error(reason)`. The connection is closed.
    */
   abort(reason: unknown): void {
     if (this.aborted) return;

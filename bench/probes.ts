@@ -104,6 +104,62 @@ export interface GapResult {
   prunes?: { rows: number; atMs: number }[];
   /** llmux only: why the probe did or did not line up with llmux's periodic prune. */
   pruneNote?: string;
+  /** llmux only: its event loop and garbage collector while the probe ran (from its /metrics). */
+  runtime?: RuntimeWindow;
+}
+
+/** What a proxy's /metrics says about its event loop and GC between two scrapes. */
+export interface RuntimeWindow {
+  /** The event loop's longest delay (`nodejs_eventloop_lag_max_seconds`), ms. */
+  loopMaxMs: number;
+  /** GC pauses by kind: how many, how many over 10 ms, and the bucket bound of the longest (ms; Infinity past the last). */
+  gc: { kind: string; count: number; over10ms: number; longestLeMs: number }[];
+}
+
+export interface RuntimeScrape {
+  loopMaxS: number;
+  /** kind → bucket bound (s, as written) → cumulative count */
+  gc: Map<string, Map<string, number>>;
+}
+
+/** Scrape `/metrics` of the proxy at `t`; null when it has none (the bare proxy) or it fails. */
+export async function scrapeRuntime(t: Target): Promise<RuntimeScrape | null> {
+  try {
+    const res = await fetch(new URL('/metrics', t.url), { signal: AbortSignal.timeout(5000) });
+    return res.ok ? parseRuntime(await res.text()) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The event-loop and GC lines of a Prometheus text scrape (runtime-metrics.ts writes them); null without them. */
+export function parseRuntime(text: string): RuntimeScrape | null {
+  const loop = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  if (!loop) return null;
+  const gc = new Map<string, Map<string, number>>();
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_bucket\{le="([^"]+)",kind="([^"]+)"\} (\S+)$/gm)) {
+    const [, le, kind, n] = m as unknown as [string, string, string, string];
+    let k = gc.get(kind);
+    if (!k) gc.set(kind, (k = new Map()));
+    k.set(le, Number(n));
+  }
+  return { loopMaxS: Number(loop[1]), gc };
+}
+
+/** The window between two scrapes (the second's longest loop delay is the window's: each scrape starts a new one). */
+export function runtimeWindow(before: RuntimeScrape, after: RuntimeScrape): RuntimeWindow {
+  const gc: RuntimeWindow['gc'] = [];
+  for (const [kind, buckets] of after.gc) {
+    const was = before.gc.get(kind);
+    const delta = (le: string): number => (buckets.get(le) ?? 0) - (was?.get(le) ?? 0);
+    const count = delta('+Inf');
+    if (count <= 0) continue;
+    const bounds = [...buckets.keys()].filter((le) => le !== '+Inf').sort((a, b) => Number(a) - Number(b));
+    // The longest pause is at most the first bound whose cumulative count holds every pause.
+    const le = bounds.find((b) => delta(b) >= count);
+    gc.push({ kind, count, over10ms: count - delta('0.01'), longestLeMs: le === undefined ? Infinity : Number(le) * 1000 });
+  }
+  return { loopMaxMs: after.loopMaxS * 1000, gc };
 }
 
 /** Streams whose upstream writes one event every 50 ms: how far apart do they arrive? */

@@ -4,7 +4,7 @@
  */
 import { median } from './load.ts';
 import type { Cell } from './matrix.ts';
-import type { BodyCheck, GapResult, HoldResult, Mode, TtfbResult } from './probes.ts';
+import type { BodyCheck, GapResult, HoldResult, Mode, RuntimeWindow, TtfbResult } from './probes.ts';
 import type { MachineInfo } from './proc.ts';
 import type { ProfileRow } from './profile.ts';
 
@@ -183,6 +183,7 @@ function probesSection(r: RunReport): string[] {
     const seen = gl.prunes?.length ? gl.prunes.map((p) => `${p.rows.toLocaleString('en-US')} rows, done ${fmt(p.atMs / 1000, 1)} s into the probe`).join('; ') : 'none logged';
     lines.push('', `llmux's request-log prune: ${gl.pruneNote}. Prunes during the probe: ${seen}.`);
   }
+  if (gl?.runtime) lines.push('', `llmux while the probe ran (its /metrics): ${describeRuntime(gl.runtime)}.`);
   return [...lines, '', ...tokensSection(r)];
 }
 
@@ -332,4 +333,12 @@ export function renderReport(r: RunReport): string {
   if (noise >= 15) head.push(`> The machine was busy with other work during this run (median ${fmt(noise, 0)} % of a core used by other processes): throughput and latency are noisier than usual; CPU µs/req is the steadiest figure.`, '');
   const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response; of it V8 helper threads = the part spent in the V8Worker threads (garbage collection beside the event loop, that is parallel scavenges, concurrent marking and sweeping, and background compilation; on the core of the proxy). errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
   return [...head, ...budgetSection(r), ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
+}
+
+/** The event loop's longest delay and the GC pauses of a probe's window, in words. */
+export function describeRuntime(w: RuntimeWindow): string {
+  const gc = w.gc.length === 0
+    ? 'no GC pause'
+    : w.gc.map((g) => `${g.count} ${g.kind} GC pause${g.count === 1 ? '' : 's'} (${g.over10ms} over 10 ms; the longest ≤ ${Number.isFinite(g.longestLeMs) ? `${fmt(g.longestLeMs, 0)} ms` : 'more than 1 s'})`).join(', ');
+  return `the event loop's longest delay ${fmt(w.loopMaxMs, 1)} ms; ${gc}`;
 }

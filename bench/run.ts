@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
 import { matrixSize, maxRetries, measure, runMatrix, warmUp } from './matrix.ts';
 import type { MatrixTarget, Ours, Plan } from './matrix.ts';
-import { checkBodies, holdStreams, measureGaps, measureTtfb } from './probes.ts';
+import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
-import { renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
+import { describeRuntime, renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
 import type { Memory, RunReport, TokenRun } from './report.ts';
 import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
 import { PRUNE_EVERY_MS } from '../src/boot/jobs.ts';
@@ -139,8 +139,12 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
   for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
   log('inter-chunk timing (upstream writes every 50 ms) …');
   for (const t of w.targets) {
-    if (t.name !== 'llmux' || o.quick) {
+    if (t.name !== 'llmux') {
       r.gaps.push(await measureGaps(t, body('bench-gap', true), o.gapN));
+      continue;
+    }
+    if (o.quick) {
+      r.gaps.push(await gapsWithRuntime(t, o));
       continue;
     }
     if (early) {
@@ -175,10 +179,22 @@ async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]>
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;
 
-/** llmux's inter-chunk probe, with the request-log prunes llmux logged while it ran. */
+/** llmux's inter-chunk probe, with its /metrics before and after: the event loop's longest delay and the GC pauses while it ran. */
+async function gapsWithRuntime(t: MatrixTarget, o: Options): Promise<GapResult> {
+  const before = await scrapeRuntime(t);
+  const g = await measureGaps(t, body('bench-gap', true), o.gapN);
+  const after = before && (await scrapeRuntime(t));
+  if (before && after) {
+    g.runtime = runtimeWindow(before, after);
+    log(`  llmux during the probe: ${describeRuntime(g.runtime)}`);
+  }
+  return g;
+}
+
+/** llmux's inter-chunk probe (`gapsWithRuntime`), with the request-log prunes llmux logged while it ran. */
 async function llmuxGaps(t: MatrixTarget, o: Options, note: string): Promise<GapResult> {
   const from = Date.now();
-  const g = await measureGaps(t, body('bench-gap', true), o.gapN);
+  const g = await gapsWithRuntime(t, o);
   const to = Date.now();
   // llmux writes its log in batches (64 KB or 1 s): wait for the batch that holds the probe's end.
   await new Promise((res) => setTimeout(res, 1500));

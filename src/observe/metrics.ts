@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics (SPEC §7), fed by events only: requests, attempts, failovers, latency and
- * time-to-first-token histograms, tokens; breaker states and queue depth are read at scrape time.
+ * time-to-first-token histograms, tokens; breaker states and queue depth are read at scrape time;
+ * and the process's own (CPU, memory, event-loop delay, GC pauses: runtime-metrics.ts).
  */
 import client from 'prom-client';
 import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
+import { registerRuntimeMetrics } from './runtime-metrics.ts';
 
 export interface ScrapeSources {
   breakers(): Array<{ provider: string; endpoint: string; state: string }>;
@@ -186,6 +188,8 @@ export class Metrics {
     channels.requestEnd.subscribe(onEnd);
     channels.attemptEnd.subscribe(onAttempt);
     this.#unsub.push(() => channels.requestEnd.unsubscribe(onEnd), () => channels.attemptEnd.unsubscribe(onAttempt));
+    // The process's CPU, memory, event-loop delay and GC pauses (runtime-metrics.ts).
+    this.#unsub.push(registerRuntimeMetrics(r));
   }
 
   text(): Promise<string> {

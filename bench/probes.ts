@@ -112,8 +112,8 @@ export interface GapResult {
 export interface RuntimeWindow {
   /** The event loop's longest delay (`nodejs_eventloop_lag_max_seconds`), ms. */
   loopMaxMs: number;
-  /** GC pauses by kind: how many, how many over 10 ms, and the bucket bound of the longest (ms; Infinity past the last). */
-  gc: { kind: string; count: number; over10ms: number; longestLeMs: number }[];
+  /** GC pauses by kind: how many, how many over 10 ms, and the bucket bound of the longest (ms; null past the last bound). */
+  gc: { kind: string; count: number; over10ms: number; longestLeMs: number | null }[];
 }
 
 export interface RuntimeScrape {
@@ -150,14 +150,17 @@ export function parseRuntime(text: string): RuntimeScrape | null {
 export function runtimeWindow(before: RuntimeScrape, after: RuntimeScrape): RuntimeWindow {
   const gc: RuntimeWindow['gc'] = [];
   for (const [kind, buckets] of after.gc) {
-    const was = before.gc.get(kind);
+    let was = before.gc.get(kind);
+    // Counts lower than before: the process (or its metrics) started again; all it has is the window's.
+    if (was && [...buckets].some(([le, n]) => n < (was?.get(le) ?? 0))) was = undefined;
     const delta = (le: string): number => (buckets.get(le) ?? 0) - (was?.get(le) ?? 0);
     const count = delta('+Inf');
     if (count <= 0) continue;
     const bounds = [...buckets.keys()].filter((le) => le !== '+Inf').sort((a, b) => Number(a) - Number(b));
     // The longest pause is at most the first bound whose cumulative count holds every pause.
     const le = bounds.find((b) => delta(b) >= count);
-    gc.push({ kind, count, over10ms: count - delta('0.01'), longestLeMs: le === undefined ? Infinity : Number(le) * 1000 });
+    const tenMs = bounds.find((b) => Number(b) === 0.01);
+    gc.push({ kind, count, over10ms: tenMs === undefined ? NaN : count - delta(tenMs), longestLeMs: le === undefined ? null : Number(le) * 1000 });
   }
   return { loopMaxMs: after.loopMaxS * 1000, gc };
 }

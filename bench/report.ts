@@ -339,6 +339,6 @@ export function renderReport(r: RunReport): string {
 export function describeRuntime(w: RuntimeWindow): string {
   const gc = w.gc.length === 0
     ? 'no GC pause'
-    : w.gc.map((g) => `${g.count} ${g.kind} GC pause${g.count === 1 ? '' : 's'} (${g.over10ms} over 10 ms; the longest ≤ ${Number.isFinite(g.longestLeMs) ? `${fmt(g.longestLeMs, 0)} ms` : 'more than 1 s'})`).join(', ');
+    : w.gc.map((g) => `${g.count} ${g.kind} GC pause${g.count === 1 ? '' : 's'} (${Number.isNaN(g.over10ms) ? '' : `${g.over10ms} over 10 ms; `}the longest ${g.longestLeMs !== null ? `≤ ${fmt(g.longestLeMs, 0)} ms` : 'past the last bucket'})`).join(', ');
   return `the event loop's longest delay ${fmt(w.loopMaxMs, 1)} ms; ${gc}`;
 }

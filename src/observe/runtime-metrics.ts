@@ -1,7 +1,8 @@
 /**
  * The gateway process's own health on `/metrics`, next to the request metrics (metrics.ts): CPU,
- * memory, the event loop's delay and garbage-collection pauses, under the names prom-client's
- * default metrics use (`process_*`, `nodejs_*`), so that dashboards made for Node services read them.
+ * memory, the event loop's delay and garbage-collection pauses, most under the names prom-client's
+ * default metrics use (`process_*`, `nodejs_*`), so that dashboards made for Node services read them
+ * (`nodejs_eventloop_delay_seconds`, a histogram, is llmux's own).
  *
  * Not prom-client's `collectDefaultMetrics`: that leaves its GC observer and loop monitor running
  * for good, one more set per registry; these stop with `stop()` (a gateway made and closed in a test,
@@ -9,14 +10,16 @@
  *
  * A stream's chunk waits while the event loop is held, so the loop's longest delay since the last
  * scrape, and the pauses by kind, say whether a late chunk was llmux's doing (the bench reads them
- * around its inter-chunk probe). The delay is sampled by a 10 ms timer (100 short callbacks a
- * second); the GC pauses come from V8's callbacks, a few a second under load.
+ * around its inter-chunk probe). Every scrape starts a new window of the longest delay, for every
+ * scraper. The delay is sampled by a 10 ms timer (100 short callbacks a second); the GC pauses come
+ * from V8's callbacks (under load, a scavenge every 100–200 ms and a full collection every half minute
+ * or so).
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import client from 'prom-client';
 
 /** Bounds of the GC pause histogram, seconds: a stream's chunks 50 ms apart tell 10 ms from 20. */
-const gcBuckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
+export const gcBuckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
 /** Bounds of the event-loop delay histogram, seconds. */
 const loopBuckets = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
 const samplePeriodMs = 10;
@@ -67,24 +70,16 @@ export function registerRuntimeMetrics(r: client.Registry): () => void {
   } });
   for (const g of [heapUsed, heapTotal, external]) r.registerMetric(g);
 
-  // The event loop's delay: a 10 ms timer that measures how late it runs. (Node's
+  // The event loop's delay: a 10 ms timer that measures how late it runs (LoopDelay). Node's
   // monitorEventLoopDelay, reset at each scrape, misses a hold that starts before its first tick
-  // after the reset.) The histogram is cumulative; the longest delay is per scrape.
-  let last = performance.now();
-  let longest = 0;
+  // after the reset. The histogram is cumulative; the longest delay is per scrape.
+  const loop = new LoopDelay(performance.now());
   const delay = new client.Histogram({ name: 'nodejs_eventloop_delay_seconds', help: 'How late a 10 ms timer ran: the event loop held by work, seconds', buckets: loopBuckets, registers });
-  const sampler = setInterval(() => {
-    const now = performance.now();
-    const late = Math.max(0, now - last - samplePeriodMs);
-    last = now;
-    if (late > longest) longest = late;
-    delay.observe(late / 1000);
-  }, samplePeriodMs);
+  const sampler = setInterval(() => delay.observe(loop.tick(performance.now()) / 1000), samplePeriodMs);
   sampler.unref();
-  new client.Gauge({ name: 'nodejs_eventloop_lag_max_seconds', help: 'Longest event loop delay since the last scrape (a hold still going on included), seconds: how long a waiting chunk or request could have been held', registers, collect() {
-    const open = Math.max(0, performance.now() - last - samplePeriodMs);
-    this.set(Math.max(longest, open) / 1000);
-    longest = 0;
+  let stopped = false;
+  new client.Gauge({ name: 'nodejs_eventloop_lag_max_seconds', help: 'Longest event loop delay since the last scrape (a delay the sampler has not seen yet included), seconds: how long a waiting chunk or request could have been held', registers, collect() {
+    this.set(stopped ? 0 : loop.scrape(performance.now()) / 1000);
   } });
 
   const gc = new client.Histogram({ name: 'nodejs_gc_duration_seconds', help: 'Garbage collection pauses of the main thread by kind, seconds', labelNames: ['kind'], buckets: gcBuckets, registers });
@@ -94,7 +89,41 @@ export function registerRuntimeMetrics(r: client.Registry): () => void {
   observer.observe({ entryTypes: ['gc'] });
 
   return () => {
+    stopped = true;
     observer.disconnect();
     clearInterval(sampler);
   };
+}
+
+/**
+ * The event loop's delay as a timer every `samplePeriodMs` sees it, with the longest since the last
+ * scrape. Each delay counts in one scrape's window: a hold that ended before a scrape but that the
+ * sampler had not seen yet is the scrape's (it reads it from the time of the last tick); the tick
+ * that then sees it counts only what came after that scrape.
+ */
+export class LoopDelay {
+  #last: number;
+  #scrapedAt = -Infinity;
+  #longest = 0;
+
+  constructor(now: number) {
+    this.#last = now;
+  }
+
+  /** The sampler ran at `now`: how late it was, ms. */
+  tick(now: number): number {
+    const late = Math.max(0, now - this.#last - samplePeriodMs);
+    this.#last = now;
+    this.#longest = Math.max(this.#longest, Math.min(late, now - this.#scrapedAt));
+    return late;
+  }
+
+  /** A scrape at `now`: the longest delay since the last one (ms), and a new window. */
+  scrape(now: number): number {
+    const unseen = Math.max(0, now - this.#last - samplePeriodMs);
+    const longest = Math.max(this.#longest, unseen);
+    this.#longest = 0;
+    this.#scrapedAt = now;
+    return longest;
+  }
 }

@@ -87,6 +87,20 @@ test('the SQLite prune checkpoints every 100 pages while it deletes, and restore
   assert.equal(await checkpointPages(db), 777);
 }));
 
+test('the row cap walks to the keep-th newest row in steps, counting rows, not insertion numbers', () => withDb(async (db) => {
+  await migrate(db, Date.now());
+  const now = Date.now();
+  await insertLogs(db, Array.from({ length: 6000 }, (_, i) => row(i, now - 10_000 + i)));
+  // Gaps inside what is kept: 300 insertion numbers with no row.
+  await db.run('DELETE FROM request_log WHERE seq BETWEEN 4001 AND 4300');
+  const seqs = (await db.all('SELECT seq FROM request_log ORDER BY seq DESC')).map((r) => Number(r['seq']));
+  assert.equal(seqs.length, 5700);
+  // 5,600 to keep: more than two steps of the walk.
+  assert.equal(await pruneLogs(db, { maxRows: 5600, now }), 100);
+  const kept = (await db.all('SELECT seq FROM request_log ORDER BY seq DESC')).map((r) => Number(r['seq']));
+  assert.deepEqual(kept, seqs.slice(0, 5600));
+}));
+
 test('SQLite inserts the log in 50-row statements whose text is made once per size, every column in place', () => withDb(async (db) => {
   await migrate(db, Date.now());
   const rec = recording(db);

@@ -19,9 +19,9 @@ const LOG_WINDOW = 5000;
 /** Rows one step of the statistics reads on SQLite (a few ms of the event loop each). */
 const STATS_STEP = 5000;
 /**
- * Rows the row cap reads per step when it looks for the keep-th newest row (see PRUNE_CHUNK). In a
- * gateway just after load, 21 of a hundred steps of 10,000 rows held the event loop more than 4 ms
- * (8.2 at most); of four hundred steps of 2,500, 12 did (5.0 at most).
+ * Rows the row cap reads per step when it looks for the Nth newest row (N, the cap; see
+ * PRUNE_CHUNK). In a gateway just after load, 21 of a hundred steps of 10,000 rows held the event
+ * loop more than 4 ms (8.2 at most); of four hundred steps of 2,500, 12 did (5.0 at most).
  */
 const CAP_STEP = 2_500;
 const DAY_MS = 86_400_000;
@@ -155,15 +155,15 @@ async function deleteInChunks(db: SqlDriver, inner: string, params: SqlParam[]):
 /**
  * Write-ahead-log pages after which SQLite checkpoints while the prune deletes (its default is 1,000).
  * A checkpoint copies the log into the database file and syncs it, on the event loop, in the
- * statement that crossed the threshold: 4 MB at a time took about 5 ms, one every few statements of
+ * statement that crossed the threshold: 4 MB at a time took about 5 ms in an earlier rig (about 13 ms
+ * by the twentieth round's measure, 0.7 ms and 12 µs a page), one every few statements of
  * a large prune. At 100 pages (400 KB) the loop's longest gaps during a 330,000-row prune went from a
  * run of about 5 ms to one of 4 ms and the rest under 3 (on a copy of a 1.3-million-row log with rows
  * going in), for about 10 % more time in all. Outside the prune the gateway's inserts checkpoint at
- * the default. The prune's first checkpoint copies what the inserts left, up to 1,000 pages: at about
- * 0.7 ms and 12 µs a page, up to about 13 ms, the likeliest cause of the 14.7 and 24.6 ms holds that
- * two full runs saw inside their inter-chunk probe with no GC pause (BENCHMARKS.md, twentieth round).
- * A default of 250 bounded every checkpoint to about 4 ms but cost 8–11 % more CPU a streamed request
- * under load: not kept.
+ * the default. The prune's first delete (or the next insert) checkpoints what the inserts left, up to
+ * 1,000 pages: up to about 13 ms, the likeliest cause of the 14.7 ms hold a full run saw inside its
+ * inter-chunk probe with no GC pause (BENCHMARKS.md, twentieth round). A default of 250 held every
+ * checkpoint to about 4–6 ms but cost 8–12 % more CPU a streamed request under load: not kept.
  */
 const PRUNE_CHECKPOINT_PAGES = 100;
 

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { announced, freePort, ROOT, spawnNode, StartError, waitHealthy } from './children.ts';
+import { announced, freePort, ROOT, spawnNode, StartError, stopChild, waitHealthy } from './children.ts';
 import type { Child } from './children.ts';
 import type { MatrixTarget } from './matrix.ts';
 import { listensOn } from './proc.ts';
@@ -106,10 +106,7 @@ async function warmUpStart(o: LlmuxOptions, env: NodeJS.ProcessEnv, nodeFlags: s
   } catch (err) {
     if (!(err instanceof StartError)) throw err;
   } finally {
-    child.proc.kill('SIGTERM');
-    const late = setTimeout(() => child.proc.kill('SIGKILL'), 10_000);
-    await child.exited;
-    clearTimeout(late);
+    await stopChild(child, 10_000);
   }
 }
 

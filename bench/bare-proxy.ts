@@ -16,7 +16,7 @@ import { applyTrafficSettings } from '../src/boot/v8-flags.ts';
 // baseline is not slowed by what llmux is spared: with allocation-site pretenuring on, this proxy
 // allocated its per-request objects in the old generation after a few seconds of load (in a rig:
 // 30-60 MB a second promoted, a full mark-compact about every second, 6-9 µs a request in V8's
-// helper threads against 1-4 without; BENCHMARKS.md, thirteenth round); and with V8's default
+// helper threads against 1-4 without; bench/HISTORY.md, thirteenth round); and with V8's default
 // retention of maps, a few quiet spells left Node's tick object megamorphic (eighteenth round).
 // A baseline with a V8 pathology flatters the ratios.
 applyTrafficSettings();

@@ -7,6 +7,7 @@ import type { Cell } from './matrix.ts';
 import type { BodyCheck, GapResult, HoldResult, Mode, RuntimeWindow, TtfbResult } from './probes.ts';
 import type { MachineInfo } from './proc.ts';
 import type { ProfileRow } from './profile.ts';
+import { renderNote, type Notes } from './notes.ts';
 
 export interface Memory {
   target: string;
@@ -292,7 +293,7 @@ function budgetSection(r: RunReport): string[] {
 }
 
 function profileSection(r: RunReport): string[] {
-  const lines = ['## Where the time goes', ''];
+  const lines = ['## Profile of this run', ''];
   if (!r.profile?.length) {
     lines.push('No profile in this run. `npm run bench -- --profile` runs llmux with `--cpu-prof` and lists its top 15 self-time functions here.', '');
     return lines;
@@ -316,14 +317,18 @@ const SETUP = [
   '## Setup',
   '',
   '- **direct**: the fake upstream itself (`bench/upstream.ts`, node:http): a fixed ~700-byte chat.completion, or 21 SSE events (role, 17 content, finish, usage, `[DONE]`) in one write, no delay. The probes ask it, by model name, for the same events after 200 ms (time to first byte), 50 ms apart (inter-chunk timing), 1 ms apart in one write each (streams paced like tokens) or one a second (open streams).',
-  '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop. It makes the V8 settings llmux\'s launcher makes for traffic: allocation-site pretenuring off, and a tick object and the maps optimised code depends on kept, at start ("Where the time goes", thirteenth and eighteenth rounds), and the old generation\'s growth factor fixed at 2 once it listens (sixteenth round).',
+  '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop. It makes the V8 settings llmux\'s launcher makes for traffic: allocation-site pretenuring off, and a tick object and the maps optimised code depends on kept, at start (bench/HISTORY.md, thirteenth and eighteenth rounds), and the old generation\'s growth factor fixed at 2 once it listens (sixteenth round).',
   '- **llmux**: `node bin/llmux.js serve --config bench/llmux.bench.yaml` (what `npm start` runs; started once before with the same flags and stopped with SIGTERM, to fill Node\'s compile cache, so it is measured as a restart): a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
   '',
   'Run `npm run bench` (full, writes this file, ~12 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--connections 1,32,128`, `--load-only` (no open-stream, TTFB, inter-chunk or token-paced probes: for quick iterations), `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree); the environment variable `LLMUX_BENCH_NODE_FLAGS` passes extra Node or V8 flags to llmux (`--trace-gc`: its collections in `bench/results/llmux.log`). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
   '',
 ];
 
-export function renderReport(r: RunReport): string {
+/**
+ * The report in Markdown. With `notes` (the hand-written blocks of the BENCHMARKS.md it replaces,
+ * bench/notes.ts), they are kept: the run's notes after the budget table, the analysis at the end.
+ */
+export function renderReport(r: RunReport, notes?: Notes): string {
   const m = r.machine;
   const head = [`# ${r.title}`, '', `${r.date} · Node ${m.node} · ${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB`, '', r.settings, ''];
   const invalid = r.checks.filter((c) => !c.ok);
@@ -332,7 +337,9 @@ export function renderReport(r: RunReport): string {
   const noise = median(r.cells.map((c) => c.noisePct));
   if (noise >= 15) head.push(`> The machine was busy with other work during this run (median ${fmt(noise, 0)} % of a core used by other processes): throughput and latency are noisier than usual; CPU µs/req is the steadiest figure.`, '');
   const load = ['## Load', '', 'Medians over repetitions; RPS range = min–max over repetitions; ×direct / ×bare = RPS ratio. proxy CPU = CPU time of the proxy process over the run (100 % = one core); CPU µs/req = that time per response; of it V8 helper threads = the part spent in the V8Worker threads (garbage collection beside the event loop, that is parallel scavenges, concurrent marking and sweeping, and background compilation; on the core of the proxy). errors = socket errors + non-2xx, summed. other CPU = CPU used by processes outside the benchmark during the run (100 % = one core): high values mean a noisy figure.', '', renderLoadTables(r)];
-  return [...head, ...budgetSection(r), ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r)].join('\n');
+  const runNotes = notes ? renderNote('run', notes.run, r.date) : [];
+  const analysis = notes ? renderNote('analysis', notes.analysis, r.date) : [];
+  return [...head, ...budgetSection(r), ...runNotes, ...SETUP, ...load, ...checksSection(r), ...probesSection(r), ...profileSection(r), ...analysis].join('\n');
 }
 
 /** The event loop's longest delay and the GC pauses of a probe's window, in words. */

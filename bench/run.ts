@@ -5,13 +5,14 @@
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
  * several connection counts (autocannon, in this process), bodies byte for byte, time to first
  * byte, inter-chunk timing and memory with many open streams. Prints the load tables and writes
- * the full report to BENCHMARKS.md (quick mode: bench/results/quick.md unless --write). In a full
+ * the full report to BENCHMARKS.md, keeping its hand-written notes (bench/notes.ts; quick mode:
+ * bench/results/quick.md unless --write). In a full
  * run that reaches it before the 10-minute mark, llmux's inter-chunk probe is lined up with its
  * request-log prune (waiting up to 2 minutes for it), and the report says which prunes llmux logged
  * during the probe.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
@@ -20,6 +21,7 @@ import type { MatrixTarget, Ours, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
+import { readNotes, type Notes } from './notes.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
 import { describeRuntime, renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
@@ -343,6 +345,11 @@ function newReport(o: Options, tree: string): RunReport {
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
+/** The hand-written blocks of BENCHMARKS.md (bench/notes.ts), so that a run that rewrites it keeps them. */
+function keptNotes(file: string): Notes {
+  return existsSync(file) ? readNotes(readFileSync(file, 'utf8')) : {};
+}
+
 /** `--render FILE [--write]`: the report again from a saved run (bench/results/last-run.json), no load. */
 function rerender(argv: string[]): boolean {
   const i = argv.indexOf('--render');
@@ -350,7 +357,7 @@ function rerender(argv: string[]): boolean {
   const file = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? argv[i + 1] : undefined;
   const r = JSON.parse(readFileSync(file ?? resultsPath('last-run.json'), 'utf8')) as RunReport;
   const out = argv.includes('--write') ? join(ROOT, 'BENCHMARKS.md') : resultsPath('rendered.md');
-  writeFileSync(out, renderReport(r));
+  writeFileSync(out, renderReport(r, keptNotes(join(ROOT, 'BENCHMARKS.md'))));
   process.stdout.write(`${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
   return true;
@@ -396,7 +403,7 @@ async function main(): Promise<void> {
   r.profile = await finish(w, o);
   const out = o.write ? join(ROOT, 'BENCHMARKS.md') : resultsPath('quick.md');
   writeFileSync(resultsPath('last-run.json'), JSON.stringify(r));
-  writeFileSync(out, renderReport(r));
+  writeFileSync(out, renderReport(r, o.write ? keptNotes(out) : undefined));
   process.stdout.write(`\n${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
 }

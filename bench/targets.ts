@@ -73,7 +73,7 @@ export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOpti
   const port = await freePort();
   const nodeFlags = [...startFlags(o.tree), ...(o.nodeFlags ?? []), ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   const args = ['serve', '--config', o.config ?? join(ROOT, 'bench', 'llmux.bench.yaml'), '--port', String(port)];
-  // As `npm start` runs it, through the launcher; measured as a restart (BENCHMARKS.md, twentieth round).
+  // As `npm start` runs it, through the launcher; measured as a restart (bench/HISTORY.md, twentieth round).
   const env = { ...llmuxEnv(upstreamPort, dir), ...o.env };
   await warmUpStart(o, env, [...startFlags(o.tree), ...(o.nodeFlags ?? [])], args);
   const child = spawnNode('llmux', 'bin/llmux.js', args, { cpu: o.cpu, env, nodeFlags, logFile: o.logFile, cwd: o.tree });

@@ -11,7 +11,7 @@
  * target size; marking starts once the room left is no more than that target. In about one bench
  * run in three that room was gone in late streamed repetitions: a full mark-compact at every young
  * collection, every 0.3-0.5 s, 16-56 µs a streamed request in V8's helper threads (why it lasted
- * whole repetitions is not known; BENCHMARKS.md, fourteenth to sixteenth rounds). With a factor of
+ * whole repetitions is not known; bench/HISTORY.md, fourteenth to sixteenth rounds). With a factor of
  * 2 the room is the live size itself, and no full run with it showed that. 1.5 was tried and
  * collected more often than V8's own choice does when it is well. Set after start-up, so the heap
  * start-up builds is not kept larger (idle RSS unchanged). A `--heap-growing-percent` given to Node

@@ -9,7 +9,7 @@
  *   went back. Held streams (seconds to minutes each) teach it that about the sites every request
  *   allocates at, and from then on every request's objects, short requests' too, went to the old
  *   generation: a full mark-compact about every second under load and young collections 4× slower
- *   (after 2,000 held streams; BENCHMARKS.md, "Still open").
+ *   (after 2,000 held streams; bench/HISTORY.md, "Still open").
  * - One of Node's tick objects kept alive, and `--retain-maps-for-n-gc`: between bursts of traffic
  *   no request object is alive, and a full collection then drops the hidden classes (maps) of objects
  *   built property by property: Node's tick object (seven or eight a request), and the gateway's own.
@@ -17,7 +17,7 @@
  *   old ones sees one more; after four it is megamorphic for good, a lookup in a cache or a call into
  *   the runtime instead of a check and a store. Measured: after a few quiet spells
  *   `process.nextTick` took 6–9 µs a streamed request instead of about 1 (7–8 % of the gateway's
- *   CPU), and stayed there (BENCHMARKS.md, eighteenth round).
+ *   CPU), and stayed there (bench/HISTORY.md, eighteenth round).
  *   - The tick object kept (`keepTickShape`) holds its maps, and so the tick literal's, alive
  *     through every kind of collection, the memory-reducing ones V8 makes when a process goes quiet
  *     included.

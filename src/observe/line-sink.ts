@@ -5,7 +5,7 @@
  * pino's own async destination (sonic-boom) cost 3–4 µs of CPU a line under load (BENCHMARKS.md).
  * Each line is encoded into the batch's buffer as it comes (`Buffer#write`): joining the lines' strings
  * and encoding the batch at once cost about 1.1 µs a line under load, most of it in the join
- * (BENCHMARKS.md, nineteenth round).
+ * (bench/HISTORY.md, nineteenth round).
  *
  * Never blocks and never throws at the caller: a destination that cannot keep up (a full pipe
  * answers EAGAIN) is retried shortly; past `maxBufferBytes` waiting, new lines are dropped and

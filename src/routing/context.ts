@@ -46,7 +46,7 @@ export class RequestController extends AbortController {
 /**
  * The requests in flight (for shutdown: wait for them, then abort what is left), linked through their
  * controllers: a Set of them cost an identity hash for every new controller and a hash-table insert
- * and delete a request (BENCHMARKS.md, nineteenth round). Iterates over a copy, so aborting inside
+ * and delete a request (bench/HISTORY.md, nineteenth round). Iterates over a copy, so aborting inside
  * the loop (which ends requests, and removes them) is safe.
  */
 export class InflightRequests implements Iterable<RequestController> {

@@ -46,7 +46,7 @@ export async function execute(ctx: RequestContext, deps: RoutingDeps): Promise<E
   let out: Outcome;
   try {
     // The attempt loop, here rather than in an async function of its own: one promise and one
-    // microtask a request fewer (BENCHMARKS.md, nineteenth round).
+    // microtask a request fewer (bench/HISTORY.md, nineteenth round).
     run: {
       const snap = ctx.snapshot;
       const route = resolveRoute(snap, ctx.model);

@@ -17,7 +17,7 @@ import { relay } from './relay.ts';
  * `deadline`: the request's, cancelled when this attempt's answer commits. `tSend`: performance.now()
  * as the attempt starts. The answer is taken by callback (`UpstreamCall.onAnswer`) and the stream relayed
  * with one (`relay`): one promise an attempt, where awaiting the answer and then the relay's promise
- * took three promises and two more microtasks (BENCHMARKS.md, nineteenth round).
+ * took three promises and two more microtasks (bench/HISTORY.md, nineteenth round).
  */
 export function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps, deadline: Cancellable, tSend: number): AttemptResult | Promise<AttemptResult> {
   if (ctx.signal.aborted) return fail('canceled', null, 'the client went away');

@@ -211,7 +211,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
    * `ok` gets the answer, or `failed` the error, once: at once when it is in, else from inside the
    * undici callback that brings it (or from `abort`), so neither may start another request on the same
    * pool synchronously. One listener (`answer` is one). The request path listens instead of awaiting:
-   * no promise and no microtask between the answer's head and the relay (BENCHMARKS.md, nineteenth round).
+   * no promise and no microtask between the answer's head and the relay (bench/HISTORY.md, nineteenth round).
    */
   onAnswer(ok: (a: UpstreamAnswer) => void, failed: (e: unknown) => void): void {
     // A second listener would wait for ever: the answer goes to one.

@@ -36,7 +36,7 @@ export function eventEnd(text: string, start: number, searchFrom = start): numbe
 export function lastBoundary(text: string, lo: number, hi: number): number {
   if (hi <= lo) return lo;
   // The usual case, a chunk that ends with its events' blank line, without a search: `lastIndexOf`
-  // is a call into V8's runtime, where `indexOf` is not (BENCHMARKS.md, seventeenth round).
+  // is a call into V8's runtime, where `indexOf` is not (bench/HISTORY.md, seventeenth round).
   if (text.charCodeAt(hi - 1) === LF && hi - 2 >= lo) {
     const before = text.charCodeAt(hi - 2);
     if (before === LF || (before === CR && hi - 3 >= lo && text.charCodeAt(hi - 3) === LF)) return hi;

@@ -162,7 +162,7 @@ async function deleteInChunks(db: SqlDriver, inner: string, params: SqlParam[]):
  * going in), for about 10 % more time in all. Outside the prune the gateway's inserts checkpoint at
  * the default. The prune's first delete (or the next insert) checkpoints what the inserts left, up to
  * 1,000 pages: up to about 13 ms, the likeliest cause of the 14.7 ms hold a full run saw inside its
- * inter-chunk probe with no GC pause (BENCHMARKS.md, twentieth round). A default of 250 held every
+ * inter-chunk probe with no GC pause (bench/HISTORY.md, twentieth round). A default of 250 held every
  * checkpoint to about 4–6 ms but cost 8–12 % more CPU a streamed request under load: not kept.
  */
 const PRUNE_CHECKPOINT_PAGES = 100;

@@ -1,0 +1,22 @@
+// Where Node keeps llmux's compile cache: the type-stripped and compiled modules, so that from the
+// second start on the TypeScript stripper is never loaded (about 25 MB less memory at idle: 97 MiB
+// against 122 from an empty cache) and start-up is faster.
+//
+// In the package's own node_modules/.cache (where build tools keep theirs), not in the OS temp folder,
+// Node's default: that one is emptied at every reboot, and is new in every container started from an
+// image, so each of those starts was a first start. Where the package folder is not writable (an
+// install owned by another user), the OS temp folder, as before. NODE_COMPILE_CACHE, when set, is the
+// user's choice and wins; NODE_DISABLE_COMPILE_CACHE=1 turns the cache off (Node's own rules).
+// Plain JavaScript: it runs before the first TypeScript module loads.
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const localCacheDir = fileURLToPath(new URL('../node_modules/.cache/llmux/compile', import.meta.url));
+
+/** Turn the cache on; answers what Node answered (undefined on a Node without the cache). */
+export function enableCompileCache(env = process.env, enable = module.enableCompileCache, dir = localCacheDir) {
+  if (typeof enable !== 'function') return undefined;
+  if (env.NODE_COMPILE_CACHE) return enable();
+  const r = enable(dir);
+  return r?.status === module.constants?.compileCacheStatus?.FAILED ? enable() : r;
+}

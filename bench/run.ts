@@ -21,7 +21,7 @@ import type { MatrixTarget, Ours, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
-import { readNotes, type Notes } from './notes.ts';
+import { readNotes, type ReadNotes } from './notes.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
 import { describeRuntime, renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
@@ -345,9 +345,25 @@ function newReport(o: Options, tree: string): RunReport {
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
-/** The hand-written blocks of BENCHMARKS.md (bench/notes.ts), so that a run that rewrites it keeps them. */
-function keptNotes(file: string): Notes {
-  return existsSync(file) ? readNotes(readFileSync(file, 'utf8')) : {};
+/**
+ * The hand-written blocks of BENCHMARKS.md (bench/notes.ts), so that a run that rewrites it keeps
+ * them; `problems` when its markers do not pair up, and rewriting it could lose text.
+ */
+function keptNotes(file: string): ReadNotes {
+  return existsSync(file) ? readNotes(readFileSync(file, 'utf8')) : { notes: {}, problems: [] };
+}
+
+/** Write the report to BENCHMARKS.md, or, when its markers are broken, beside it (nothing hand-written is lost). */
+function writeReport(file: string, r: RunReport): string {
+  const kept = keptNotes(file);
+  if (kept.problems.length === 0) {
+    writeFileSync(file, renderReport(r, kept.notes));
+    return file;
+  }
+  const aside = resultsPath('BENCHMARKS.md');
+  writeFileSync(aside, renderReport(r, kept.notes));
+  log(`${file} left as it is: ${kept.problems.join('; ')}. The report went to ${aside}; mend the markers and run \`node bench/run.ts --render --write\` to write it there.`);
+  return aside;
 }
 
 /** `--render FILE [--write]`: the report again from a saved run (bench/results/last-run.json), no load. */
@@ -356,8 +372,8 @@ function rerender(argv: string[]): boolean {
   if (i < 0) return false;
   const file = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? argv[i + 1] : undefined;
   const r = JSON.parse(readFileSync(file ?? resultsPath('last-run.json'), 'utf8')) as RunReport;
-  const out = argv.includes('--write') ? join(ROOT, 'BENCHMARKS.md') : resultsPath('rendered.md');
-  writeFileSync(out, renderReport(r, keptNotes(join(ROOT, 'BENCHMARKS.md'))));
+  const out = argv.includes('--write') ? writeReport(join(ROOT, 'BENCHMARKS.md'), r) : resultsPath('rendered.md');
+  if (!argv.includes('--write')) writeFileSync(out, renderReport(r, keptNotes(join(ROOT, 'BENCHMARKS.md')).notes));
   process.stdout.write(`${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
   return true;
@@ -366,6 +382,12 @@ function rerender(argv: string[]): boolean {
 async function main(): Promise<void> {
   if (rerender(process.argv.slice(2))) return;
   const o = parseOptions(process.argv.slice(2));
+  // A run that would rewrite BENCHMARKS.md checks its hand-written blocks first, not 12 minutes later.
+  const broken = o.write ? keptNotes(join(ROOT, 'BENCHMARKS.md')).problems : [];
+  if (broken.length > 0) {
+    log(`BENCHMARKS.md's hand-written blocks (bench/notes.ts) are not well marked, and this run would rewrite the file: ${broken.join('; ')}. Mend the markers, or run with --quick (which writes bench/results/quick.md).`);
+    process.exit(2);
+  }
   installCleanup();
   mkdirSync(resultsPath(), { recursive: true });
   if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -401,9 +423,10 @@ async function main(): Promise<void> {
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);
-  const out = o.write ? join(ROOT, 'BENCHMARKS.md') : resultsPath('quick.md');
   writeFileSync(resultsPath('last-run.json'), JSON.stringify(r));
-  writeFileSync(out, renderReport(r, o.write ? keptNotes(out) : undefined));
+  let out = resultsPath('quick.md');
+  if (o.write) out = writeReport(join(ROOT, 'BENCHMARKS.md'), r);
+  else writeFileSync(out, renderReport(r));
   process.stdout.write(`\n${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
 }

@@ -4,4 +4,4 @@ import type module from 'node:module';
 export type EnableCache = (dir?: string) => ReturnType<typeof module.enableCompileCache>;
 
 export declare const localCacheDir: string;
-export declare function enableCompileCache(env?: NodeJS.ProcessEnv, enable?: EnableCache | null, dir?: string): ReturnType<EnableCache> | undefined;
+export declare function enableCompileCache(env?: NodeJS.ProcessEnv, enable?: EnableCache | null, dir?: string, canWrite?: (dir: string) => boolean): ReturnType<EnableCache> | undefined;

@@ -32,6 +32,14 @@ test('the compile cache goes to the package\'s node_modules/.cache, to the temp 
   };
   assert.deepEqual(enableCompileCache({}, readOnly), { status: ENABLED, directory: '/tmp/node-compile-cache' });
   assert.deepEqual(calls, [localCacheDir, 'default']);
+  calls.length = 0;
+  // A folder that exists but cannot be written: Node would take it and save nothing; llmux does not ask.
+  enableCompileCache({}, ok, localCacheDir, () => false);
+  assert.deepEqual(calls, ['default']);
+  calls.length = 0;
+  // Turned off: Node's own answer (DISABLED), from its default call.
+  enableCompileCache({ NODE_DISABLE_COMPILE_CACHE: '1' }, ok);
+  assert.deepEqual(calls, ['default']);
   // A Node without the cache: nothing to do.
   assert.equal(enableCompileCache({}, null), undefined);
 });

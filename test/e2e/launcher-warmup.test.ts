@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { killAll, removeDir, spawnGateway, workDir } from './spawned.ts';
 
-// bin/llmux.js optimises process.nextTick before the gateway's modules load (BENCHMARKS.md, eleventh
+// bin/llmux.js optimises process.nextTick before the gateway's modules load (bench/HISTORY.md, eleventh
 // round): optimised later, under traffic, V8 built a version that made every tick object through a
 // runtime call. V8's own trace says when it optimised the function; it must be done, with the
 // optimising compiler, before the gateway listens.

@@ -221,3 +221,40 @@ test('an event that is JSON but no object (null, a number, a list) fails the att
     assert.equal(after.res.text(), body, odd);
   }
 });
+
+test('the role chunk an upstream sent before, with another id and time, passes without a parse; a broken one still fails over', bounded, async () => {
+  const roleOf = (id: string, created: number, delta: object = { role: 'assistant', content: '' }): string =>
+    JSON.stringify({ id, object: 'chat.completion.chunk', created, model: 'm-quiet', choices: [{ index: 0, delta, finish_reason: null }] });
+  const rest = `data: ${chunk({ content: 'x' })}\n\ndata: [DONE]\n\n`;
+  const parsed: string[] = [];
+  const parse = JSON.parse;
+  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+    parsed.push(text);
+    return parse(text, reviver);
+  }) as typeof JSON.parse;
+  try {
+    const first = roleOf('chatcmpl-1', 1763900000);
+    const a = await relay([Buffer.from(`data: ${first}\n\n${rest}`)]);
+    assert.equal(a.r.type, 'done');
+    assert.ok(parsed.includes(first), 'the first is parsed (and teaches its template)');
+    parsed.length = 0;
+    const second = roleOf('chatcmpl-2', 1763900007);
+    const b = await relay([Buffer.from(`data: ${second}\n\n${rest}`)]);
+    assert.equal(b.r.type, 'done');
+    assert.equal(b.res.text(), `data: ${second}\n\n${rest}`);
+    assert.ok(!parsed.includes(second), 'the second is recognised without a parse');
+    // The same start, then broken: not the template's event, so parsed, and the attempt fails.
+    for (const broken of [second.slice(0, -2), `${second}}`, roleOf('chatcmpl-3', 7).replace('"m-quiet"', '"m-quiet')]) {
+      const c = await relay([Buffer.from(`data: ${broken}\n\n${rest}`)]);
+      assert.equal(c.r.type, 'fail', broken);
+      assert.equal(c.res.out.length, 0, broken);
+    }
+    // With content in it: not the template's event either; it commits the stream.
+    const content = roleOf('chatcmpl-4', 8, { role: 'assistant', content: 'hello' });
+    const d = await relay([Buffer.from(`data: ${content}\n\ndata: [DONE]\n\n`)]);
+    assert.equal(d.r.type, 'done');
+    assert.equal(d.res.text(), `data: ${content}\n\ndata: [DONE]\n\n`);
+  } finally {
+    JSON.parse = parse;
+  }
+});

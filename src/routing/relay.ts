@@ -11,12 +11,16 @@ import { classifyInBand, readUpstreamError, scrubSecrets } from '../dialects/ope
 import { renameReasoning } from '../dialects/openai/quirks.ts';
 import { StreamAssembler } from '../dialects/openai/assemble.ts';
 import { quickUsageEvent } from '../dialects/openai/quick-check.ts';
+import { QuietChunks } from '../dialects/openai/quiet-chunks.ts';
 import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, oneDataLine, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
 import { abortKind, type Abortable, type RequestContext } from './context.ts';
 import type { UpstreamStream } from '../upstream/client.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHead, sseHead } from './response.ts';
+
+/** Role chunks recognised without a parse, learnt per upstream provider (dialects/openai/quiet-chunks.ts). */
+const quietChunks = new QuietChunks();
 
 /** Most bytes held back before the first content event; past it the stream is committed anyway. */
 const maxPreamble = 1024 * 1024;
@@ -97,6 +101,8 @@ export function relay(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, t
     // what count here. Anything else, and whatever is kept or shown (capture, a rename, an error's
     // message), is decoded as UTF-8.
     const line = slow ? null : oneDataLine(text, s, e);
+    // The role chunk this upstream sent on its last stream, with another id and time: quiet, no parse.
+    if (line !== null && !st.committed && quietChunks.known(ep.provider.id, line)) return 'keep';
     let obj: Record<string, unknown>;
     let name: string | null = null;
     try {
@@ -128,7 +134,11 @@ export function relay(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, t
     }
     assembler?.add(obj);
     if (obj.usage) st.usage = readUsage(obj.usage) ?? st.usage;
-    if (!st.committed && isContentChunk(obj)) contentSeen();
+    if (!st.committed) {
+      if (isContentChunk(obj)) contentSeen();
+      // Quiet (JSON, no content, no error, no usage): the next stream's copy of it needs no parse.
+      else if (line !== null && !obj.usage) quietChunks.learn(ep.provider.id, line);
+    }
     const choices = obj.choices;
     if (stripUsage && obj.usage && Array.isArray(choices) && choices.length === 0) return 'drop';
     if (rename && renameReasoning(obj, rename)) return Buffer.from(`data: ${JSON.stringify(obj)}\n\n`);

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeLogger, createLogger, redactPaths } from './logger.ts';
-import { requestLine, subscribeRequestLog } from './request-log.ts';
+import { msTime, requestLine, subscribeRequestLog } from './request-log.ts';
 
 function end(over: Partial<RequestEndEvent>): RequestEndEvent {
   return {
@@ -107,4 +107,14 @@ test('strings in the request line are escaped exactly as JSON.stringify does, fo
     assert.ok(first.includes(`"model":${JSON.stringify(model)},`) && first.includes(`"principal":${JSON.stringify(model)},`), first);
     assert.doesNotThrow(() => JSON.parse(first));
   }
+});
+
+test('the line\'s time is written as String(ms) writes it, the seconds kept between lines', () => {
+  for (const ms of [0, 7, 999, 1000, 1001, 1009, 1010, 1099, 1100, 1_796_000_000_000, 1_796_000_000_005, 1_796_000_000_050, 1_796_000_000_999, 1_796_000_001_000, 1_796_000_000_123, 8.64e15, -5, -1500, 12.5, 1e21]) {
+    assert.equal(msTime(ms), String(ms), String(ms));
+  }
+  // Lines of the same second and of the next, in any order.
+  for (let ms = 1_796_000_000_990; ms < 1_796_000_001_020; ms += 3) assert.equal(msTime(ms), String(ms));
+  assert.equal(msTime(1_796_000_000_001), '1796000000001');
+  assert.match(requestLine(end({}), 1_796_000_000_042), /^\{"level":30,"time":1796000000042,/);
 });

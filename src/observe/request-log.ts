@@ -32,10 +32,30 @@ function str(s: string): string {
  */
 const name = boundedMemo(str, 512);
 
+/** The second of the last `msTime` call, and its digits. */
+let lastSecond = NaN;
+let lastSecondText = '';
+
+/**
+ * A whole number of milliseconds since the epoch as text, as `String(ms)` writes it. Such a number is
+ * beyond V8's small integers, so `String(ms)` runs the general double-to-text conversion (about 1.5k
+ * instructions a line); the seconds' digits are kept, and only the milliseconds are written anew.
+ */
+export function msTime(ms: number): string {
+  if (!(ms >= 1000 && ms < 1e15 && Number.isInteger(ms))) return String(ms);
+  const sec = Math.floor(ms / 1000);
+  const rest = ms - sec * 1000;
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastSecondText = String(sec);
+  }
+  return lastSecondText + (rest < 10 ? '00' : rest < 100 ? '0' : '') + rest;
+}
+
 /** The info line for a request, byte for byte what `log.info(fields, 'request')` writes with `base: undefined`. */
 export function requestLine(e: RequestEndEvent, time: number): string {
   const orNull = (v: string | null): string => (v === null ? 'null' : name(v));
-  let s = `{"level":30,"time":${time},"id":${str(e.requestId)},"route":${orNull(e.route)},"model":${name(e.model)}`;
+  let s = `{"level":30,"time":${msTime(time)},"id":${str(e.requestId)},"route":${orNull(e.route)},"model":${name(e.model)}`;
   s += `,"provider":${orNull(e.provider)},"endpoint":${orNull(e.endpointId)}`;
   s += `,"status":${e.status},"attempts":${e.attempts},"ms":${Math.round(e.latencyMs)}`;
   if (e.ttftMs !== null) s += `,"ttft":${Math.round(e.ttftMs)}`;

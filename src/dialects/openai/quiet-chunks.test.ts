@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuietChunks } from './quiet-chunks.ts';
 import { isContentChunk } from './sse.ts';
+import { seededRandom } from '../../mock/admission.ts';
 
 const role = (id: string, created: number | string, extra = ''): string =>
   `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]${extra}}`;
@@ -60,20 +61,8 @@ test('only events that start with a plain id and carry a whole creation time tea
   }
 });
 
-/** A small seeded generator (mulberry32), so the fuzz is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('fuzz: every event known from a template parses, and is quiet', () => {
-  const rand = rng(20261207);
+  const rand = seededRandom(20261207);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const chars = ['{', '}', '[', ']', '"', ',', ':', ' ', '\\', '0', '1', '9', '-', '.', 'e', 'a', 'Z', '_', 'n', 'u', 'l'];
   const mutate = (s: string): string => {

@@ -43,11 +43,11 @@ class FakeResponse extends PassThrough {
   }
 }
 
-function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => boolean; after?: (call: UpstreamCall) => void } = {}): Promise<{ res: FakeResponse; r: AttemptResult; paused: number }> {
+function relay(pieces: Buffer[], opts: { includeUsage?: boolean; full?: () => boolean; after?: (call: UpstreamCall) => void; provider?: string } = {}): Promise<{ res: FakeResponse; r: AttemptResult; paused: number }> {
   const res = new FakeResponse();
   if (opts.full) res.full = opts.full;
   const ctx = { res: res as unknown as ServerResponse, includeUsage: opts.includeUsage ?? false, capture: false, t0: performance.now(), id: 'req-1', attempts: [], signal: new AbortController().signal } as unknown as RequestContext;
-  const ep = { provider: { id: 'p', keys: ['sk-secret-key'], headers: {}, reasoningField: undefined }, model: 'm' } as unknown as Endpoint;
+  const ep = { provider: { id: opts.provider ?? 'p', keys: ['sk-secret-key'], headers: {}, reasoningField: undefined }, model: 'm' } as unknown as Endpoint;
   // The upstream call driven as undici drives it: a piece that is refused (onData → false) holds the
   // next one back until the call resumes the "parser".
   const call = new UpstreamCall(1 << 20);
@@ -234,24 +234,24 @@ test('the role chunk an upstream sent before, with another id and time, passes w
   }) as typeof JSON.parse;
   try {
     const first = roleOf('chatcmpl-1', 1763900000);
-    const a = await relay([Buffer.from(`data: ${first}\n\n${rest}`)]);
+    const a = await relay([Buffer.from(`data: ${first}\n\n${rest}`)], { provider: 'quiet' });
     assert.equal(a.r.type, 'done');
     assert.ok(parsed.includes(first), 'the first is parsed (and teaches its template)');
     parsed.length = 0;
     const second = roleOf('chatcmpl-2', 1763900007);
-    const b = await relay([Buffer.from(`data: ${second}\n\n${rest}`)]);
+    const b = await relay([Buffer.from(`data: ${second}\n\n${rest}`)], { provider: 'quiet' });
     assert.equal(b.r.type, 'done');
     assert.equal(b.res.text(), `data: ${second}\n\n${rest}`);
     assert.ok(!parsed.includes(second), 'the second is recognised without a parse');
     // The same start, then broken: not the template's event, so parsed, and the attempt fails.
     for (const broken of [second.slice(0, -2), `${second}}`, roleOf('chatcmpl-3', 7).replace('"m-quiet"', '"m-quiet')]) {
-      const c = await relay([Buffer.from(`data: ${broken}\n\n${rest}`)]);
+      const c = await relay([Buffer.from(`data: ${broken}\n\n${rest}`)], { provider: 'quiet' });
       assert.equal(c.r.type, 'fail', broken);
       assert.equal(c.res.out.length, 0, broken);
     }
     // With content in it: not the template's event either; it commits the stream.
     const content = roleOf('chatcmpl-4', 8, { role: 'assistant', content: 'hello' });
-    const d = await relay([Buffer.from(`data: ${content}\n\ndata: [DONE]\n\n`)]);
+    const d = await relay([Buffer.from(`data: ${content}\n\ndata: [DONE]\n\n`)], { provider: 'quiet' });
     assert.equal(d.r.type, 'done');
     assert.equal(d.res.text(), `data: ${content}\n\ndata: [DONE]\n\n`);
   } finally {

@@ -12,37 +12,49 @@
  * relay to do), its text around those two values is kept as a template. A later event that is the
  * template with another id (letters, digits and `_ . : -` only, so nothing to escape) and another
  * whole number (digits only) is the same JSON with two values changed, neither of which the relay
- * reads: it parses as the template did and is judged as it was, quiet. Anything else (another
- * shape, other fields, another order, a space after a colon) is parsed as before, and its verdict
- * teaches a new template when it is quiet.
+ * reads: it parses as the template did and is judged as it was, quiet. A last member
+ * `"obfuscation":"…"` (OpenAI's padding, random characters of random length on every event) is a
+ * third value that may change, under the same rule as the id. Anything else (another shape, other
+ * fields, another order, a space after a colon) is parsed as before, and its verdict teaches a new
+ * template when it is quiet. A few templates are kept per provider (one per model that streams
+ * through it), the one in use first; a provider whose role chunks stop repeating is looked up, and
+ * taught, only now and then until one is known again.
  */
 
 interface Template {
   /** From the quote that closes the id to `"created":` inclusive. */
   readonly mid: string;
-  /** After the creation time's digits, to the end. */
+  /** After the creation time's digits: to the end, or, with `padded`, to the padding member. */
   readonly tail: string;
+  /** Ends with `,"obfuscation":"…"}`, a padding string of its own length on every event. */
+  readonly padded: boolean;
 }
 
 const OPEN = '{"id":"';
 const CREATED = '"created":';
+/**
+ * The padding member OpenAI adds to stream events by default (`stream_options.include_obfuscation`):
+ * random characters, so that an event's size does not tell its text. The relay never reads it.
+ */
+const PAD = ',"obfuscation":"';
 /** An id that needs no escaping and cannot end the string early. */
 const SAFE_ID = /^[\w.:-]{1,200}$/;
-/** Templates kept (one per upstream provider); past this the cache starts again. */
-const MAX_TEMPLATES = 256;
+/** A padding value: the same characters, any length. */
+const SAFE_PAD = /^[\w.:-]*$/;
+/** Templates kept a provider (one an upstream model that streams through it), most recently used first. */
+const PER_KEY = 4;
+/** Keys kept (upstream providers); past this the cache starts again. */
+const MAX_KEYS = 256;
+/** Events longer than this teach no template (role chunks are a few hundred bytes). */
+const MAX_LEARN = 4096;
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** A copy of `s` that shares no memory with the chunk it was cut from (a slice would keep the whole chunk alive). */
-function own(s: string): string {
-  return Buffer.from(s, 'latin1').toString('latin1');
-}
-
 /** The template of a quiet event's JSON text, or null when it does not start with a plain id followed, later, by `"created":` and digits. */
 function templateOf(json: string): Template | null {
-  if (!json.startsWith(OPEN)) return null;
+  if (json.length > MAX_LEARN || !json.startsWith(OPEN)) return null;
   const idEnd = json.indexOf('"', OPEN.length);
   if (idEnd === -1 || !SAFE_ID.test(json.slice(OPEN.length, idEnd))) return null;
   const k = json.indexOf(CREATED, idEnd);
@@ -50,42 +62,95 @@ function templateOf(json: string): Template | null {
   let d = k + CREATED.length;
   while (isDigit(json.charCodeAt(d))) d++;
   if (d === k + CREATED.length) return null;
-  return { mid: own(json.slice(idEnd, k + CREATED.length)), tail: own(json.slice(d)) };
+  // One flat copy, so that the template keeps nothing of the chunk it was cut from alive (a slice would).
+  const own = ` ${json}`.slice(1);
+  const pad = own.lastIndexOf(PAD);
+  const padded = pad > d && own.endsWith('"}') && SAFE_PAD.test(own.slice(pad + PAD.length, own.length - 2));
+  return { mid: own.slice(idEnd, k + CREATED.length), tail: own.slice(d, padded ? pad : own.length), padded };
 }
 
 /**
- * Is `json` the template's text with another safe id and another whole number as its creation time?
- * The long parts are compared as whole strings (`===`), which V8 does natively; `startsWith` with a
- * string that is not a constant is compiled into a character loop, about twice as slow here.
+ * Is `json` the template's text with another safe id, another whole number as its creation time and,
+ * for a padded template, another padding? The long parts are compared as whole strings (`===`), which
+ * V8 does natively; `startsWith` with a string that is not a constant is compiled into a character
+ * loop, about twice as slow here.
  */
 function fits(json: string, t: Template): boolean {
   if (!json.startsWith(OPEN)) return false;
   const idEnd = json.indexOf('"', OPEN.length);
   if (idEnd === -1) return false;
   const from = idEnd + t.mid.length;
-  if (json.slice(idEnd, from) !== t.mid || !SAFE_ID.test(json.slice(OPEN.length, idEnd))) return false;
+  if (json.slice(idEnd, from) !== t.mid) return false;
   let to = from;
   while (isDigit(json.charCodeAt(to))) to++;
   // A JSON number: one digit at least, no leading zero, and short enough to be a time.
   if (to === from || to - from > 16 || (json.charCodeAt(from) === 0x30 && to - from > 1)) return false;
-  return json.length - to === t.tail.length && json.slice(to) === t.tail;
+  const end = to + t.tail.length;
+  // The comparisons that fail first on another model's event before the regular expressions.
+  if (t.padded) {
+    const value = end + PAD.length;
+    if (!(json.length >= value + 2 && json.slice(to, end) === t.tail && json.slice(end, value) === PAD
+      && json.charCodeAt(json.length - 2) === 0x22 && json.charCodeAt(json.length - 1) === 0x7d
+      && SAFE_PAD.test(json.slice(value, json.length - 2)))) return false;
+  } else if (!(json.length === end && json.slice(to) === t.tail)) return false;
+  return SAFE_ID.test(json.slice(OPEN.length, idEnd));
 }
 
-/** Templates of quiet events, one per key (the upstream provider). */
+interface Entry {
+  /** Most recently used first. */
+  readonly templates: Template[];
+  /** Events not known since the last one that was. */
+  misses: number;
+  /** The last event was looked for and not known: the next `learn` takes its template. */
+  learn: boolean;
+}
+
+/**
+ * A provider whose role chunks do not repeat (a model for every request, say) would pay on every
+ * stream for templates it never uses: after this many misses in a row, only every `RELEARN_EVERY`th
+ * event is looked for, and teaches a template when it is not known.
+ */
+const MISSES_BEFORE_BACKOFF = 8;
+const RELEARN_EVERY = 64;
+
+/** Templates of quiet events, a few per key (the upstream provider). */
 export class QuietChunks {
-  readonly #templates = new Map<string, Template>();
+  readonly #entries = new Map<string, Entry>();
 
   /** Is the event's JSON text a quiet event already seen from this upstream (above)? */
   known(key: string, json: string): boolean {
-    const t = this.#templates.get(key);
-    return t !== undefined && fits(json, t);
+    const e = this.#entries.get(key);
+    if (e === undefined) return false;
+    if (e.misses >= MISSES_BEFORE_BACKOFF && e.misses % RELEARN_EVERY !== 0) {
+      e.misses++;
+      e.learn = false;
+      return false;
+    }
+    const ts = e.templates;
+    for (let i = 0; i < ts.length; i++) {
+      if (!fits(json, ts[i]!)) continue;
+      // The template in use goes first, so that the commonest is tried first.
+      if (i > 0) ts.unshift(ts.splice(i, 1)[0]!);
+      e.misses = 0;
+      return true;
+    }
+    e.misses++;
+    e.learn = true;
+    return false;
   }
 
   /** The event's JSON text was parsed and found quiet: keep its template for the next ones. */
   learn(key: string, json: string): void {
+    let e = this.#entries.get(key);
+    if (e !== undefined && !e.learn) return;
     const t = templateOf(json);
     if (t === null) return;
-    if (this.#templates.size >= MAX_TEMPLATES && !this.#templates.has(key)) this.#templates.clear();
-    this.#templates.set(key, t);
+    if (e === undefined) {
+      if (this.#entries.size >= MAX_KEYS) this.#entries.clear();
+      e = { templates: [], misses: 0, learn: true };
+      this.#entries.set(key, e);
+    }
+    e.templates.unshift(t);
+    if (e.templates.length > PER_KEY) e.templates.pop();
   }
 }

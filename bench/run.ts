@@ -372,8 +372,10 @@ function rerender(argv: string[]): boolean {
   if (i < 0) return false;
   const file = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? argv[i + 1] : undefined;
   const r = JSON.parse(readFileSync(file ?? resultsPath('last-run.json'), 'utf8')) as RunReport;
-  const out = argv.includes('--write') ? writeReport(join(ROOT, 'BENCHMARKS.md'), r) : resultsPath('rendered.md');
-  if (!argv.includes('--write')) writeFileSync(out, renderReport(r, keptNotes(join(ROOT, 'BENCHMARKS.md')).notes));
+  let out = resultsPath('rendered.md');
+  if (argv.includes('--write')) out = writeReport(join(ROOT, 'BENCHMARKS.md'), r);
+  // A preview, with the notes BENCHMARKS.md holds now.
+  else writeFileSync(out, renderReport(r, keptNotes(join(ROOT, 'BENCHMARKS.md')).notes));
   process.stdout.write(`${renderLoadTables(r)}\n`);
   log(`report written to ${out}`);
   return true;

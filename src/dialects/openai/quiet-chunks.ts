@@ -48,8 +48,10 @@ const MAX_KEYS = 256;
 /** Events longer than this teach no template (role chunks are a few hundred bytes). */
 const MAX_LEARN = 4096;
 
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
+/** Just past the run of ASCII digits that starts at `i` (`i` itself when there is none). */
+function digitsEnd(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c >= 0x30 && c <= 0x39; c = s.charCodeAt(++i));
+  return i;
 }
 
 /** The template of a quiet event's JSON text, or null when it does not start with a plain id followed, later, by `"created":` and digits. */
@@ -59,8 +61,7 @@ function templateOf(json: string): Template | null {
   if (idEnd === -1 || !SAFE_ID.test(json.slice(OPEN.length, idEnd))) return null;
   const k = json.indexOf(CREATED, idEnd);
   if (k === -1) return null;
-  let d = k + CREATED.length;
-  while (isDigit(json.charCodeAt(d))) d++;
+  const d = digitsEnd(json, k + CREATED.length);
   if (d === k + CREATED.length) return null;
   // One flat copy, so that the template keeps nothing of the chunk it was cut from alive (a slice would).
   const own = ` ${json}`.slice(1);
@@ -81,8 +82,7 @@ function fits(json: string, t: Template): boolean {
   if (idEnd === -1) return false;
   const from = idEnd + t.mid.length;
   if (json.slice(idEnd, from) !== t.mid) return false;
-  let to = from;
-  while (isDigit(json.charCodeAt(to))) to++;
+  const to = digitsEnd(json, from);
   // A JSON number: one digit at least, no leading zero, and short enough to be a time.
   if (to === from || to - from > 16 || (json.charCodeAt(from) === 0x30 && to - from > 1)) return false;
   const end = to + t.tail.length;

@@ -2,10 +2,10 @@
  * The edge: every error becomes `{"error":{"message","type","param","code"}}` here and nowhere else.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { LlmuxError, isLlmuxError, type ErrorCode } from '../core/errors.ts';
+import { requestId } from '../core/request-id.ts';
 
 function fromFastify(e: FastifyError): LlmuxError {
   const map: Record<string, ErrorCode> = {
@@ -45,7 +45,7 @@ function errorBody(err: LlmuxError): string {
 export function sendError(reply: FastifyReply, err: LlmuxError): void {
   void reply
     .code(err.status)
-    .headers(errorHeaders(reply.request.id ?? randomUUID(), err))
+    .headers(errorHeaders(reply.request.id ?? requestId(), err))
     .type('application/json; charset=utf-8')
     .send(errorBody(err));
 }

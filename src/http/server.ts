@@ -5,10 +5,10 @@
  * and then the reply is hijacked so the routing layer writes upstream bytes straight to the socket.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
+import { requestId } from '../core/request-id.ts';
 import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
 import { abortReasons, RequestController, type InflightRequests, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
@@ -48,7 +48,7 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     keepAliveTimeout: 72_000,
     logger: false,
     bodyLimit: opts.bodyLimit,
-    genReqId: () => randomUUID(),
+    genReqId: requestId,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
@@ -176,7 +176,7 @@ function joined(before: string | undefined, value: string): string {
 
 /** A proxy request without Fastify: the same checks and the same error answers as its routes. */
 function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res: ServerResponse, limit: number): void {
-  const id = randomUUID();
+  const id = requestId();
   const headers = proxyHeaders(req.rawHeaders);
   const fail = (e: unknown): void => {
     const err = reportError(rt.log, e);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { QuietChunks } from './quiet-chunks.ts';
+import { QuietChunks, safeRun } from './quiet-chunks.ts';
 import { isContentChunk } from './sse.ts';
 import { seededRandom } from '../../mock/admission.ts';
 
@@ -164,4 +164,33 @@ test('a provider whose role chunks never repeat stops paying for templates, and 
   }
   assert.ok(firstHit >= 0 && firstHit <= 130, `known again after ${firstHit} streams`);
   assert.equal(looked, 200 - firstHit, 'and every time after');
+});
+
+test('the id and padding check takes exactly the characters of /[\\w.:-]/, in place', () => {
+  const re = /^[\w.:-]*$/;
+  for (let c = 0; c < 0x300; c++) {
+    const ch = String.fromCharCode(c);
+    assert.equal(safeRun(`"${ch}"`, 1, 2), re.test(ch), `character ${c}`);
+  }
+  const rand = seededRandom(22);
+  const alphabet = 'aZ09_.:-"\\ /\u00e9\u4e2d{}';
+  for (let i = 0; i < 2000; i++) {
+    let s = '';
+    for (let n = Math.floor(rand() * 12); n > 0; n--) s += alphabet[Math.floor(rand() * alphabet.length)];
+    assert.equal(safeRun(`x${s}y`, 1, 1 + s.length), re.test(s), JSON.stringify(s));
+  }
+  // Only the range is read.
+  assert.equal(safeRun('"abc"', 1, 4), true);
+  assert.equal(safeRun('"abc"', 0, 4), false);
+});
+
+test('an id of 1 to 200 such characters teaches a template; an empty or longer one does not', () => {
+  const q = new QuietChunks();
+  q.learn('p', role('', 1));
+  assert.equal(q.known('p', role('', 2)), false);
+  q.learn('p', role('x'.repeat(201), 1));
+  assert.equal(q.known('p', role('x'.repeat(201), 2)), false);
+  q.learn('p', role('x'.repeat(200), 1));
+  assert.equal(q.known('p', role('y'.repeat(200), 2)), true);
+  assert.equal(q.known('p', role('y'.repeat(199) + '"', 2)), false);
 });

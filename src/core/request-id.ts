@@ -5,7 +5,9 @@
  * of intermediate strings a request on the gateway's path, a sixth of what llmux allocates beyond
  * the bare proxy apart from the stream's own text (V8's sampling heap profiler; bench/HISTORY.md,
  * twenty-second round). Here the 128 ids are written as one text, and each id is a slice of it (V8
- * shares the characters: no copy). Same format, same bits, same source of randomness.
+ * shares the characters: no copy). Same format, same bits, same source of randomness. An id kept
+ * for long keeps its batch's text (4.6 KB) alive: the ids a gateway keeps (log rows, captures) are
+ * few, or many from the same batches.
  */
 import { randomFillSync } from 'node:crypto';
 

@@ -65,6 +65,26 @@ if (url) {
       assert.deepEqual(positions.sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
 
+    test('an instance has subscribed to breaker changes by the time it is open, also over a slow link', async () => {
+      // Its connection is ready before Redis has confirmed the subscription sent on it: a change
+      // another instance published in between would be lost. Opening waits for the confirmation.
+      // Over a link 100 ms each way, the subscription reaches Redis well after the connection is ready.
+      const prefix = `${uniqueName('llmux')}:`;
+      const slow = await TcpProxy.start(url);
+      slow.delayMs = 100;
+      const probe = new Redis(url);
+      try {
+        const subscribers = async (): Promise<number> => Number(((await probe.pubsub('NUMSUB', `${prefix}breakers:changes`)) as [string, number | string])[1]);
+        await open(`redis://127.0.0.1:${slow.port}`, { prefix, connectTimeoutMs: 5_000, commandTimeoutMs: 2_000 });
+        assert.equal(await subscribers(), 1, 'subscribed when open over the slow link');
+        await open(url, { prefix });
+        assert.equal(await subscribers(), 2);
+      } finally {
+        probe.disconnect();
+        await slow.down();
+      }
+    });
+
     test('a breaker opened through one instance is seen by the other within 1 s', async () => {
       const prefix = `${uniqueName('llmux')}:`;
       const [a, b] = await Promise.all([open(url, { prefix }), open(url, { prefix })]);

@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of a real server, for fault injection without touching the server itself
  * (other test files share it): `down()` refuses and cuts every connection, `stall()` holds the
- * bytes (a hung server: nothing is lost, replies just stop), `up()`/`resume()` undo them.
+ * bytes (a hung server: nothing is lost, replies just stop), `up()`/`resume()` undo them, and
+ * `delayMs` forwards every byte that much later (a slow network; order kept).
  */
 import net from 'node:net';
 
@@ -12,6 +13,8 @@ export class TcpProxy {
   #server: net.Server | undefined;
   #stalled = false;
   port = 0;
+  /** Forward every chunk this many ms late, in both directions (timers of one delay fire in order). */
+  delayMs = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -67,6 +70,7 @@ export class TcpProxy {
     }
     const forward = (to: net.Socket) => (chunk: Buffer) => {
       if (this.#stalled) this.#held.push(() => to.write(chunk));
+      else if (this.delayMs > 0) setTimeout(() => to.write(chunk), this.delayMs);
       else to.write(chunk);
     };
     client.on('data', forward(upstream));

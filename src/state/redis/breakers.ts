@@ -40,12 +40,15 @@ export class RedisBreakers implements BreakerState {
     fallback.breakers.onChange((id, snapshot) => this.#emit(id, snapshot));
   }
 
-  /** Subscribe `sub` to the change channel; it re-subscribes by itself after reconnects. */
-  listen(sub: Redis): void {
+  /**
+   * Subscribe `sub` to the change channel; it re-subscribes by itself after reconnects. Resolves once
+   * Redis has confirmed the subscription (never rejects): changes published before that are not heard.
+   */
+  listen(sub: Redis): Promise<void> {
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.#channel) this.#onMessage(message);
     });
-    sub.subscribe(this.#channel).catch(() => undefined);
+    return sub.subscribe(this.#channel).then(() => undefined, () => undefined);
   }
 
   get(endpointId: string): Promise<string | undefined> {

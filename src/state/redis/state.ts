@@ -56,6 +56,8 @@ export class RedisState implements State {
   readonly rr: RoundRobinState;
   readonly #client: Redis;
   readonly #sub: Redis;
+  /** Settles once Redis has confirmed the breakers' change-channel subscription (or it failed). */
+  readonly #subscribed: Promise<void>;
   readonly #fallback: MemoryState;
   readonly #prefix: string;
   readonly #logger: StateLogger;
@@ -82,7 +84,7 @@ export class RedisState implements State {
     });
     const call: Call = (remote, local) => this.#call(remote, local);
     this.breakers = new RedisBreakers(call, this.#fallback, this.#prefix);
-    this.breakers.listen(this.#sub);
+    this.#subscribed = this.breakers.listen(this.#sub);
     this.rate = this.#rateState(call);
     this.day = this.#dayState(call);
     this.inflight = this.#inflightState(call);
@@ -93,8 +95,12 @@ export class RedisState implements State {
 
   /** Wait for the first connection; on timeout, start on the fallback (with the one warning). */
   async connect(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
     const [err] = await Promise.all([waitReady(this.#client, timeoutMs), waitReady(this.#sub, timeoutMs)]);
-    if (err) this.#degrade(err);
+    if (err) return this.#degrade(err);
+    // A connection is ready before Redis has confirmed the subscription sent on it: a breaker change
+    // published by another instance in between would not be heard. Wait for it, within the same time.
+    await settledWithin(this.#subscribed, until - Date.now());
   }
 
   health(): StateHealth {
@@ -199,4 +205,14 @@ export async function openRedisState(url: string, opts: RedisStateOptions = {}):
   const state = new RedisState(url, opts);
   await state.connect(opts.connectTimeoutMs ?? 1000);
   return state;
+}
+
+/** Waits for `p` to settle, or `ms` (at most), whichever comes first. */
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }

@@ -64,11 +64,18 @@ export function waitReady(client: Redis, ms: number): Promise<Error | undefined>
 /** Disconnect politely if Redis answers within `ms`, else drop the socket. */
 export async function closeClient(client: Redis, ms: number): Promise<void> {
   if (client.status === 'end') return;
-  if (client.status === 'ready') {
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-    await Promise.race([client.quit().then(() => undefined, () => undefined), timer]);
-  }
+  if (client.status === 'ready') await settledWithin(client.quit().then(() => undefined, () => undefined), ms);
   client.disconnect();
+}
+
+/** Waits for `p` to settle, or `ms` at most, whichever comes first (the timer keeps no process alive). */
+export function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms).unref();
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -15,7 +15,7 @@ import { MemoryState } from '../memory.ts';
 import type { DayState, InflightState, RateState, RoundRobinState, State, StateHealth, StateLogger } from '../types.ts';
 import { units } from '../window.ts';
 import { RedisBreakers, type Call } from './breakers.ts';
-import { closeClient, commandClient, Script, subscriberClient, waitReady } from './client.ts';
+import { closeClient, commandClient, Script, settledWithin, subscriberClient, waitReady } from './client.ts';
 import { DAY, INFLIGHT, RATE, ROUND_ROBIN } from './scripts.ts';
 
 export interface RedisStateOptions {
@@ -207,12 +207,3 @@ export async function openRedisState(url: string, opts: RedisStateOptions = {}):
   return state;
 }
 
-/** Waits for `p` to settle, or `ms` (at most), whichever comes first. */
-function settledWithin(p: Promise<void>, ms: number): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}

@@ -208,6 +208,9 @@ function fastProxy(rt: HttpRuntime, kind: RequestKind, req: IncomingMessage, res
   req.on('end', () => {
     if (over) return;
     const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    // The request (and with it this listener's closure) lives as long as its answer: a stream's
+    // pieces of the body would be kept beside their copy.
+    chunks.length = 0;
     // Errors come back through the callback, not as a rejection: no `.catch` promise and microtask a request.
     void handle(rt, kind, headers, raw, id, res, noop, (e: unknown) => {
       if (res.headersSent) {
@@ -235,7 +238,15 @@ function noSchemas(): never {
   throw new Error('llmux routes declare no Fastify schemas (bodies are validated by the dialect and zod)');
 }
 
-function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): { body: Record<string, unknown>; changed: boolean; repaired: boolean } {
+interface ParsedRequest {
+  body: Record<string, unknown>;
+  changed: boolean;
+  repaired: boolean;
+}
+
+const noBytes = Buffer.alloc(0);
+
+function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): ParsedRequest {
   const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
   // Each validator also removes forbidden fields (api_base, headers, …), in the same pass over the keys.
   const changed = (kind === 'chat' ? validateChat(body) : kind === 'completions' ? validateCompletion(body) : validateEmbeddings(body)) || repaired;
@@ -253,8 +264,8 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHead
     // One clock read for the key's expiry, its limits, its last use and the request's time.
     let at = Date.now();
     const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
-    const { body, changed, repaired } = parseBody(kind, raw, snap.config.repair);
-    const model = body.model as string;
+    let parsed: ParsedRequest | null = parseBody(kind, raw, snap.config.repair);
+    const model = parsed.body.model as string;
     checkModelAllowed(principal, model);
     // Awaited only when they must wait: a microtask hop per request saved in the common case.
     const pp = rt.admitPrincipal(principal, at);
@@ -278,12 +289,16 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHead
     if (waited) at = Date.now();
     rt.inflight.add(controller);
     hijack();
-    const streamOpts = body.stream_options as { include_usage?: unknown } | null | undefined;
     const ctx: RequestContext = {
-      id, kind, snapshot: snap, body, raw, bodyChanged: changed, repaired,
-      stream: body.stream === true, includeUsage: streamOpts?.include_usage === true, model, principal,
-      res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
+      id, kind, snapshot: snap, body: parsed.body, raw, bodyChanged: parsed.changed, repaired: parsed.repaired,
+      stream: parsed.body.stream === true, includeUsage: (parsed.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true,
+      model, principal, res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
     };
+    // This frame waits for the whole answer (a stream's may take minutes), and V8 keeps a waiting
+    // frame's variables alive, used again or not: the body is left to `ctx`, which lets it go once
+    // the answer commits (releaseBody).
+    parsed = null;
+    raw = noBytes;
     let tokens = 0;
     try {
       tokens = (await execute(ctx, rt.deps)).tokens;

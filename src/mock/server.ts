@@ -33,7 +33,12 @@ function readBody(req: IncomingMessage): Promise<string | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      // The listener (and this array) lives as long as the request: a held stream would keep the pieces.
+      chunks.length = 0;
+      resolve(text);
+    });
     req.on('error', () => resolve(null));
   });
 }

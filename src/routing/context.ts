@@ -86,10 +86,13 @@ export interface RequestContext {
   readonly id: string;
   readonly kind: RequestKind;
   readonly snapshot: Snapshot;
-  /** The parsed body (validated); forwarded re-serialised only when something in it must change. */
-  readonly body: Record<string, unknown>;
-  /** The body as received, forwarded byte for byte when nothing changes. */
-  readonly raw: Buffer;
+  /**
+   * The parsed body (validated); forwarded re-serialised only when something in it must change.
+   * Released (`releaseBody`) once the answer commits, unless debug capture records it.
+   */
+  body: Record<string, unknown>;
+  /** The body as received, forwarded byte for byte when nothing changes. Released with `body`. */
+  raw: Buffer;
   /** True when validation changed the body (prompt → messages, forbidden fields removed, repair). */
   readonly bodyChanged: boolean;
   readonly repaired: boolean;
@@ -109,6 +112,21 @@ export interface RequestContext {
   readonly attempts: AttemptEndEvent[];
   /** Debug capture on for this request. */
   readonly capture: boolean;
+}
+
+const releasedBody: Record<string, unknown> = Object.freeze({});
+const releasedRaw = Buffer.alloc(0);
+
+/**
+ * Drop the request's body once its answer has committed: no later attempt will send it, and only
+ * debug capture reads it at the end. A stream may stay open for minutes, and a chat's body is often
+ * tens of kilobytes: held twice (as received and parsed) by every open stream, it was most of the
+ * gateway's memory a stream (bench/HISTORY.md, twenty-third round).
+ */
+export function releaseBody(ctx: RequestContext): void {
+  if (ctx.capture) return;
+  ctx.body = releasedBody;
+  ctx.raw = releasedRaw;
 }
 
 export interface RoutingDeps {

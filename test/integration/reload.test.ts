@@ -73,6 +73,10 @@ test('DEBUG_MODE.txt turns capture on and off; captures hold no key', { timeout:
     assert.ok(files.some((f) => /^\d{8}_\d{6}_\d{3}_REQUEST_[0-9a-f]{8}\.json$/.test(f)), files.join(','));
     assert.ok(files.some((f) => /_RESPONSE_/.test(f)));
     assert.ok(files.some((f) => /^CALLS_\d{8}\.json$/.test(f)));
+    // The stream committed long before the capture was written: its request body was kept for it.
+    const req = JSON.parse(await readFile(path.join(cache, files.find((f) => f.includes('_REQUEST_'))!), 'utf8'));
+    assert.deepEqual(req.data.messages, chat.messages);
+    assert.equal(req.data.stream, true);
     const resp = JSON.parse(await readFile(path.join(cache, files.find((f) => f.includes('_RESPONSE_'))!), 'utf8'));
     assert.equal(resp.type, 'RESPONSE');
     assert.equal(resp.data.choices[0].message.content, 'Hello from mock', 'the stream is stored assembled');

@@ -90,8 +90,13 @@ export function buildApp(rt: HttpRuntime, opts: BuildOptions): FastifyInstance {
     sendError(reply, new LlmuxError('LLMUX_ERR_NOT_FOUND', `Unknown endpoint ${req.method} ${req.url.split('?')[0]}. llmux serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models.`));
   });
 
-  const proxy = (kind: RequestKind) => (req: FastifyRequest, reply: FastifyReply) =>
-    handle(rt, kind, req.headers, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.id, reply.raw, () => reply.hijack());
+  const proxy = (kind: RequestKind) => (req: FastifyRequest, reply: FastifyReply) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : noBytes;
+    // Fastify keeps its request until this answer's promise settles (a stream's whole life): the
+    // body is handed over, not kept there too.
+    req.body = undefined;
+    return handle(rt, kind, req.headers, raw, req.id, reply.raw, () => reply.hijack());
+  };
   app.post('/v1/chat/completions', proxy('chat'));
   app.post('/chat/completions', proxy('chat'));
   app.post('/v1/completions', proxy('completions'));

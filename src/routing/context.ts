@@ -88,11 +88,11 @@ export interface RequestContext {
   readonly snapshot: Snapshot;
   /**
    * The parsed body (validated); forwarded re-serialised only when something in it must change.
-   * Released (`releaseBody`) once the answer commits, unless debug capture records it.
+   * Released (`releaseBody`) once a stream has committed, unless debug capture records it.
    */
-  body: Record<string, unknown>;
+  readonly body: Record<string, unknown>;
   /** The body as received, forwarded byte for byte when nothing changes. Released with `body`. */
-  raw: Buffer;
+  readonly raw: Buffer;
   /** True when validation changed the body (prompt → messages, forbidden fields removed, repair). */
   readonly bodyChanged: boolean;
   readonly repaired: boolean;
@@ -118,15 +118,18 @@ const releasedBody: Record<string, unknown> = Object.freeze({});
 const releasedRaw = Buffer.alloc(0);
 
 /**
- * Drop the request's body once its answer has committed: no later attempt will send it, and only
- * debug capture reads it at the end. A stream may stay open for minutes, and a chat's body is often
- * tens of kilobytes: held twice (as received and parsed) by every open stream, it was most of the
- * gateway's memory a stream (bench/HISTORY.md, twenty-third round).
+ * Drop the request's body once a stream has committed (its head written): from then on a failure
+ * ends the stream and no other attempt will send the body, and only debug capture reads it at the
+ * end. A stream may stay open for minutes, and a chat's body is often tens of kilobytes: held as
+ * received and parsed by every open stream, it was most of the gateway's memory a stream
+ * (bench/HISTORY.md, twenty-third round). Only the relay calls this; everything else keeps `body`
+ * and `raw` as they were built.
  */
 export function releaseBody(ctx: RequestContext): void {
   if (ctx.capture) return;
-  ctx.body = releasedBody;
-  ctx.raw = releasedRaw;
+  const c = ctx as { body: Record<string, unknown>; raw: Buffer };
+  c.body = releasedBody;
+  c.raw = releasedRaw;
 }
 
 export interface RoutingDeps {

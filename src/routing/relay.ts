@@ -14,7 +14,7 @@ import { quickUsageEvent } from '../dialects/openai/quick-check.ts';
 import { QuietChunks } from '../dialects/openai/quiet-chunks.ts';
 import { SseScanner, errorEvent, eventData, eventEnd, hasError, hasText, hasUsage, isContentChunk, isDone, lastBoundary, oneDataLine, QuickScan, readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { classifyThrown, fail, secretsOf, upstreamMessage, type AttemptResult } from './attempt.ts';
-import { abortKind, type Abortable, type RequestContext } from './context.ts';
+import { abortKind, releaseBody, type Abortable, type RequestContext } from './context.ts';
 import type { UpstreamStream } from '../upstream/client.ts';
 import type { Endpoint } from './planner.ts';
 import { llmuxHead, sseHead } from './response.ts';
@@ -187,6 +187,8 @@ export function relay(ctx: RequestContext, ep: Endpoint, body: UpstreamStream, t
       res.writeHead(200, llmuxHead(ctx, ep, t - tSend, true, head, t));
       write(st.held, end);
       st.held = [];
+      // Committed: nothing will send the request's body again while the stream stays open.
+      releaseBody(ctx);
     }
 
     function onData(chunk: Buffer): void {

@@ -8,7 +8,7 @@ import type { UsageCounts } from '../dialects/openai/sse.ts';
 import type { UpstreamAnswer, UpstreamCall } from '../upstream/client.ts';
 import { buildBody, buildHeaders, checkBody, classifyThrown, fail, failureFromStatus, upstreamStreams, type AttemptResult } from './attempt.ts';
 import { collectStream } from './collect.ts';
-import { abortReasons, kindPath, releaseBody, type RequestContext, type RoutingDeps } from './context.ts';
+import { abortReasons, kindPath, type RequestContext, type RoutingDeps } from './context.ts';
 import { writeChecked } from './outcome.ts';
 import type { Endpoint } from './planner.ts';
 import { relay } from './relay.ts';
@@ -52,7 +52,6 @@ export function runAttempt(ctx: RequestContext, ep: Endpoint, deps: RoutingDeps,
       // After commit a stream is bounded by the idle timeout only (long answers are legitimate).
       timer.cancel();
       deadline.cancel();
-      releaseBody(ctx);
     };
     // Called from inside undici's callback that brings the answer (or from an abort): the answer is
     // read and written here; a failure only resolves, and the executor's next attempt starts after.

@@ -10,7 +10,7 @@ import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { requestId } from '../core/request-id.ts';
 import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
-import { abortReasons, RequestController, type InflightRequests, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
+import { abortReasons, noBytes, RequestController, type InflightRequests, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
 import { authenticate, checkModelAllowed, modelAllowed, type ClientKeyHeaders, type StoredKeyLookup } from './auth.ts';
@@ -249,7 +249,6 @@ interface ParsedRequest {
   repaired: boolean;
 }
 
-const noBytes = Buffer.alloc(0);
 
 function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): ParsedRequest {
   const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
@@ -301,7 +300,7 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHead
     };
     // This frame waits for the whole answer (a stream's may take minutes), and V8 keeps a waiting
     // frame's variables alive, used again or not: the body is left to `ctx`, which lets it go once
-    // the answer commits (releaseBody).
+    // a stream commits (releaseBody).
     parsed = null;
     raw = noBytes;
     let tokens = 0;

@@ -115,7 +115,8 @@ export interface RequestContext {
 }
 
 const releasedBody: Record<string, unknown> = Object.freeze({});
-const releasedRaw = Buffer.alloc(0);
+/** An empty body's bytes: what `raw` is once released, and a body-less request's. */
+export const noBytes = Buffer.alloc(0);
 
 /**
  * Drop the request's body once a stream has committed (its head written): from then on a failure
@@ -129,7 +130,7 @@ export function releaseBody(ctx: RequestContext): void {
   if (ctx.capture) return;
   const c = ctx as { body: Record<string, unknown>; raw: Buffer };
   c.body = releasedBody;
-  c.raw = releasedRaw;
+  c.raw = noBytes;
 }
 
 export interface RoutingDeps {

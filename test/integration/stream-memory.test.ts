@@ -20,19 +20,19 @@ const gc = runInNewContext('gc') as () => void;
 
 let up: FakeUpstream;
 let plain: FakeUpstream;
-let after500: FakeUpstream;
+let next: FakeUpstream;
 let gw: TestGateway;
 
 before(async () => {
   up = await startFakeUpstream();
   plain = await startFakeUpstream();
-  after500 = await startFakeUpstream();
+  next = await startFakeUpstream();
   gw = await startTestGateway({
     providers: [
       providerFor('a', up.url, { timeout: { firstByteMs: 10_000, idleMs: 30_000, totalMs: 60_000 } }),
       // Asked without streaming whatever the caller asked: its answer is checked whole, then written as events.
       providerFor('plain', plain.url, { stream: false }),
-      providerFor('next', after500.url),
+      providerFor('next', next.url),
     ],
     routes: [
       { name: 'held', targets: [{ provider: 'a', model: 'mock-small' }] },
@@ -45,7 +45,7 @@ after(async () => {
   await gw.close();
   await up.close();
   await plain.close();
-  await after500.close();
+  await next.close();
 });
 
 /** Opens a stream and resolves once its first bytes arrived (it has committed); it stays open. */
@@ -118,7 +118,7 @@ test('an attempt that fails after its answer was read, before the stream commits
   const r = await post(`${gw.url}/v1/chat/completions`, { model: 'late', stream: true, messages });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('x-llmux-provider'), 'next');
-  assert.equal(after500.requests.length, 1);
-  assert.deepEqual(after500.requests[0]!.body.messages, messages);
-  assert.equal(after500.requests[0]!.body.stream, true);
+  assert.equal(next.requests.length, 1);
+  assert.deepEqual(next.requests[0]!.body.messages, messages);
+  assert.equal(next.requests[0]!.body.stream, true);
 });

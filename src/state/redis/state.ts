@@ -206,4 +206,3 @@ export async function openRedisState(url: string, opts: RedisStateOptions = {}):
   await state.connect(opts.connectTimeoutMs ?? 1000);
   return state;
 }
-

@@ -3,7 +3,7 @@
  * time-to-first-token histograms, tokens; breaker states and queue depth are read at scrape time;
  * and the process's own (CPU, memory, event-loop delay, GC pauses: runtime-metrics.ts).
  */
-import client from 'prom-client';
+import * as client from './prom.ts';
 import { channels, type AttemptEndEvent, type RequestEndEvent } from '../core/events.ts';
 import { registerRuntimeMetrics } from './runtime-metrics.ts';
 

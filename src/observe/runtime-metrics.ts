@@ -16,7 +16,7 @@
  * or so).
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import client from 'prom-client';
+import * as client from './prom.ts';
 
 /** Bounds of the GC pause histogram, seconds: a stream's chunks 50 ms apart tell 10 ms from 20. */
 export const gcBuckets = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];

@@ -8,7 +8,8 @@
  * handed over whole; a 2xx event stream is handed to one consumer chunk by chunk, with backpressure.
  * The caller aborts the call itself (`abort(reason)`), so the hot path adds no AbortSignal listener.
  */
-import { errors, Pool, ProxyAgent, util, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { errors, Pool, ProxyAgent, util } from './undici.ts';
 import type { CompiledProvider } from '../config/compile.ts';
 
 export interface UpstreamRequest {

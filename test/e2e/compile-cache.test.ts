@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,4 +70,63 @@ test('from the second start on, the TypeScript stripper is not loaded', { timeou
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** `npm start`'s start (`serve` on the embedded defaults, here on port 0) in `cwd`, stopped with SIGTERM once it listens; answers its stderr. */
+function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...args, join(ROOT, 'bin', 'llmux.js'), 'serve', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out: string | null = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => {
+      if (out === null) return;
+      out += s;
+      // Once: a second SIGTERM tells the gateway to exit at once (code 1).
+      if (out.includes('"msg":"llmux listening"')) {
+        out = null;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (err += s));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(err);
+      else reject(new Error(`llmux exited with ${signal ?? code}; stderr: ${err}`));
+    });
+  });
+}
+
+test("after the install's warm-up (npm's postinstall), the very first start does not load the stripper either", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'llmux-warm-test-'));
+  try {
+    const probe = join(dir, 'probe.mjs');
+    await writeFile(probe, "process.on('exit', () => process.stderr.write(`stripper=${process.moduleLoadList.some((m) => m.includes('amaro'))}\\n`));\n");
+    const work = join(dir, 'work');
+    await mkdir(work);
+    // Only what node needs, as the warm-up passes on: no keys, no LLMUX_* settings.
+    const env = (cache: string): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: join(dir, cache) });
+    const warm = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: env('cache'), cwd: ROOT });
+    assert.match(warm.stderr, /compile cache filled/);
+    assert.ok((await readdir(join(dir, 'cache'))).length > 0, 'the warm-up fills the cache');
+    assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the first start after it takes the modules from the cache');
+    // Without it, that start strips the types (and takes about 25 MiB more).
+    assert.match(await startAndStop(['--import', probe], work, env('empty-cache')), /stripper=true/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the warm-up passes on no keys, and a warm-up that goes wrong does not fail the install', { timeout: 30_000 }, async () => {
+  const { startEnv } = await import('../../scripts/warm-cache.js');
+  assert.deepEqual(startEnv({ PATH: '/bin', HOME: '/h', OPENAI_API_KEY: 'sk-x', LLMUX_CONFIG: '/etc/llmux.yaml', NODE_COMPILE_CACHE: '/c' }), { PATH: '/bin', HOME: '/h', NODE_COMPILE_CACHE: '/c' });
+  // No temporary folder to start in: it says so, and exits 0 (execFile rejects on any other code).
+  const r = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: { PATH: process.env.PATH, TMPDIR: '/nonexistent/llmux-test' }, cwd: ROOT });
+  assert.match(r.stderr, /could not fill the compile cache \(.*nonexistent.*\); nothing else changes/);
+  // Turned off by the user: nothing to do, nothing said.
+  const off = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: { PATH: process.env.PATH, NODE_DISABLE_COMPILE_CACHE: '1' }, cwd: ROOT });
+  assert.equal(off.stderr, '');
 });

@@ -90,8 +90,8 @@ export async function startLlmux(upstreamPort: number, dir: string, o: LlmuxOpti
 }
 
 /**
- * A first start of llmux, stopped as an operator stops it (SIGTERM, a clean exit), as the first start
- * after installing or upgrading is: it fills Node's compile cache (bin/llmux.js) with what a start
+ * A first start of llmux, stopped as an operator stops it (SIGTERM, a clean exit), as npm's
+ * postinstall makes one after installing (scripts/warm-cache.js): it fills Node's compile cache (bin/llmux.js) with what a start
  * compiles, with the same V8 flags (the cache is kept per set of flags). `serve --help`, the warm-up
  * before, filled it only with what loading the modules compiles: the start after it took about
  * 115 MiB where a restart takes 98. Bounded: 20 s to answer, 10 s to exit, then SIGKILL. A warm-up

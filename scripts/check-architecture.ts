@@ -44,8 +44,8 @@ function top(rel: string): string {
   return rel.split('/')[0]!;
 }
 
-/** Runtime imports only: `import type` brings no dependency. */
-const importRe = /(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+/** Runtime imports only (`import type` brings no dependency), and `require()` calls (createRequire's loads of a library's own files). */
+const importRe = /(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 export async function check(): Promise<string[]> {
   const problems: string[] = [];
@@ -62,7 +62,7 @@ export async function check(): Promise<string[]> {
     const fromTop = top(rel);
     const fromLayer = layerOf[fromTop];
     for (const m of text.matchAll(importRe)) {
-      const spec = (m[1] ?? m[2])!;
+      const spec = (m[1] ?? m[2] ?? m[3])!;
       if (spec.startsWith('.')) {
         const target = path.relative(root, path.resolve(path.dirname(file), spec)).split(path.sep).join('/');
         const toTop = top(target);

@@ -6,14 +6,21 @@
 //
 // The start is `npm start`'s (the embedded defaults: 127.0.0.1, a SQLite store under ./data) with
 // port 0 for a free one, in an empty temporary folder and without the environment's provider keys,
-// so it reads none of the user's files and calls no upstream. It never fails the install: on an older Node, with the cache turned off, or when
-// anything goes wrong it says so in one line and exits 0. `npm install --ignore-scripts` skips it.
+// so it reads none of the user's files and calls no upstream. It never fails the install: on an
+// older Node, with the cache turned off, or when anything goes wrong it says so in one line and
+// exits 0 (and package.json runs it with `|| exit 0`, for a folder copied without scripts/).
+// `npm install --ignore-scripts` skips it; `npm run warm-cache` runs it again.
+//
+// Node keeps the cache per Node binary, V8 flags and user: a gateway run by another Node, with other
+// flags (NODE_OPTIONS is passed on, so the user's own are matched) or as another user than the
+// install's does not find it and fills its own at its first start. The Postgres store and the
+// Redis state, loaded only when configured, are compiled at their first start too.
 //
 // Plain JavaScript, runnable by any Node: it may run before (or without) the Node 24 llmux needs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const launcher = fileURLToPath(new URL('../bin/llmux.js', import.meta.url));
@@ -26,13 +33,24 @@ function say(line) {
   process.stderr.write(`llmux: ${line}\n`);
 }
 
-/** The environment the start gets: what finds programs and folders, and the user's own cache settings; no keys. */
-export function startEnv(env = process.env) {
+/**
+ * The environment the start gets: what finds programs and folders, and the user's own Node settings
+ * (the cache is kept per set of V8 flags); no keys. A relative NODE_COMPILE_CACHE is made absolute:
+ * the start runs in another folder.
+ */
+export function startEnv(env = process.env, cwd = process.cwd()) {
   const out = {};
-  for (const name of ['PATH', 'HOME', 'USERPROFILE', 'TMPDIR', 'TEMP', 'TMP', 'SYSTEMROOT', 'NODE_COMPILE_CACHE']) {
+  for (const name of ['PATH', 'HOME', 'USERPROFILE', 'TMPDIR', 'TEMP', 'TMP', 'SYSTEMROOT', 'NODE_OPTIONS', 'NODE_COMPILE_CACHE']) {
     if (env[name] !== undefined) out[name] = env[name];
   }
+  if (out.NODE_COMPILE_CACHE) out.NODE_COMPILE_CACHE = resolve(cwd, out.NODE_COMPILE_CACHE);
   return out;
+}
+
+/** The line of a failed start's stderr that says why (not Node's closing version line). */
+export function reason(stderr) {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
+  return (lines.find((l) => /error/i.test(l)) ?? lines.pop() ?? '').slice(0, 200);
 }
 
 /** Start, wait for "llmux listening", stop with SIGTERM; answers how it went. */
@@ -66,8 +84,10 @@ function warm(dir) {
     child.on('exit', (code, signal) => {
       clearTimeout(kill);
       clearTimeout(giveUp);
-      if (listening && code === 0) resolve({ ok: true });
-      else resolve({ ok: false, why: listening ? `it exited with ${signal ?? code}` : `it did not start (${(err.trim().split('\n').pop() || `exit ${signal ?? code}`).slice(0, 200)})` });
+      // The gateway writes the cache before it says it listens (src/main.ts): however it then ends
+      // (on Windows a signal ends a process at once), the cache is written.
+      if (listening) resolve({ ok: true });
+      else resolve({ ok: false, why: `it did not start (${reason(err) || `exit ${signal ?? code}`})` });
     });
   });
 }

@@ -3,6 +3,7 @@
  * graceful shutdown. The only place (with cli/) where adapters are chosen.
  */
 import { randomUUID } from 'node:crypto';
+import module from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Snapshot } from './config/compile.ts';
@@ -234,8 +235,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ url, providers: snaps.current.providers.size, routes: snaps.current.routes.size, config: snaps.current.file ?? '(defaults)', store: redactUrl(cfg.store), state: redactUrl(cfg.state) }, 'llmux listening');
+  // Node's compile cache (bin/compile-cache.js) is written now rather than only at exit: a process
+  // ended without one (SIGKILL, an out-of-memory kill, Windows, where SIGTERM ends a process at once)
+  // keeps it too, and `npm install`'s warm-up (scripts/warm-cache.js) may stop the gateway as soon
+  // as it listens. After a start from a filled cache there is nothing to write.
+  module.flushCompileCache?.();
   if (opts.handleSignals) installSignals(close, log);
+  // Said once the gateway is ready for everything, its signals included.
+  log.info({ url, providers: snaps.current.providers.size, routes: snaps.current.routes.size, config: snaps.current.file ?? '(defaults)', store: redactUrl(cfg.store), state: redactUrl(cfg.state) }, 'llmux listening');
   return { url, app, deps, log, store, state, snapshot: () => snaps.current, reload: (r) => snaps.reload(r), close };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The only importer of undici. One connection pool per (origin, connect timeout, proxy), reused across
+ * The upstream client (undici, loaded through ./undici.ts). One connection pool per (origin, connect timeout, proxy), reused across
  * config reloads; each attempt is one `dispatch` with the per-try timeouts, driven by `UpstreamCall`.
  *
  * `UpstreamCall` is undici's handler interface written for what llmux does with an answer, instead of

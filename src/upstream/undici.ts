@@ -2,7 +2,7 @@
  * The parts of undici the gateway uses, loaded from their own files rather than from the package's
  * index. The index loads all of undici (fetch, WebSocket, EventSource, the mock agent, the cache
  * stores: 110 modules, 1.1 MB of source); a pool, a proxy agent, the error classes and two header
- * helpers need about 35 of them. The index's one other effect is made here too: it gives every
+ * helpers need 35 of them. The index's one other effect is made here too: it gives every
  * dispatcher the request API (`request`, `stream`, `pipeline`, `connect`, `upgrade`), and the proxy
  * agent opens its tunnels with `connect`. The classes and functions are the package's own:
  * `src/boot/lean-deps.test.ts` checks each against the index's export, and the API against the

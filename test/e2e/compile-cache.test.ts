@@ -72,8 +72,12 @@ test('from the second start on, the TypeScript stripper is not loaded', { timeou
   }
 });
 
-/** `npm start`'s start (`serve` on the embedded defaults, here on port 0) in `cwd`, stopped with SIGTERM once it listens; answers its stderr. */
-function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * `npm start`'s start (`serve` on the embedded defaults, here on port 0) in `cwd`, stopped once it
+ * listens: with SIGTERM (answers its stderr once it exited 0), or with SIGKILL, which leaves the
+ * process no exit of its own (answers its stderr, whatever the code).
+ */
+function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...args, join(ROOT, 'bin', 'llmux.js'), 'serve', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out: string | null = '';
@@ -86,16 +90,16 @@ function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv): Prom
       // Once: a second SIGTERM tells the gateway to exit at once (code 1).
       if (out.includes('"msg":"llmux listening"')) {
         out = null;
-        child.kill('SIGTERM');
+        child.kill(signal);
       }
     });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => (err += s));
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('exit', (code, killed) => {
       clearTimeout(timer);
-      if (code === 0) resolve(err);
-      else reject(new Error(`llmux exited with ${signal ?? code}; stderr: ${err}`));
+      if (code === 0 || (signal === 'SIGKILL' && killed === 'SIGKILL')) resolve(err);
+      else reject(new Error(`llmux exited with ${killed ?? code}; stderr: ${err}`));
     });
   });
 }
@@ -120,9 +124,32 @@ test("after the install's warm-up (npm's postinstall), the very first start does
   }
 });
 
+test('a gateway writes the cache once it listens, so one killed without an exit of its own keeps it', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'llmux-flush-test-'));
+  try {
+    const probe = join(dir, 'probe.mjs');
+    await writeFile(probe, "process.on('exit', () => process.stderr.write(`stripper=${process.moduleLoadList.some((m) => m.includes('amaro'))}\\n`));\n");
+    const work = join(dir, 'work');
+    await mkdir(work);
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: join(dir, 'cache') };
+    // SIGKILL: no exit handler runs (as on Windows, where SIGTERM ends a process at once).
+    await startAndStop([], work, env, 'SIGKILL');
+    assert.ok((await readdir(join(dir, 'cache'))).length > 0, 'written before the kill');
+    assert.match(await startAndStop(['--import', probe], work, env), /stripper=false/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('the warm-up passes on no keys, and a warm-up that goes wrong does not fail the install', { timeout: 30_000 }, async () => {
-  const { startEnv } = await import('../../scripts/warm-cache.js');
-  assert.deepEqual(startEnv({ PATH: '/bin', HOME: '/h', OPENAI_API_KEY: 'sk-x', LLMUX_CONFIG: '/etc/llmux.yaml', NODE_COMPILE_CACHE: '/c' }), { PATH: '/bin', HOME: '/h', NODE_COMPILE_CACHE: '/c' });
+  const { reason, startEnv } = await import('../../scripts/warm-cache.js');
+  assert.deepEqual(
+    startEnv({ PATH: '/bin', HOME: '/h', OPENAI_API_KEY: 'sk-x', LLMUX_CONFIG: '/etc/llmux.yaml', PORT: '9', NODE_OPTIONS: '--max-old-space-size=512', NODE_COMPILE_CACHE: '/c' }),
+    { PATH: '/bin', HOME: '/h', NODE_OPTIONS: '--max-old-space-size=512', NODE_COMPILE_CACHE: '/c' },
+  );
+  // The start runs in a temporary folder: a relative cache folder is the install's.
+  assert.equal(startEnv({ NODE_COMPILE_CACHE: 'cache' }, '/srv/llmux').NODE_COMPILE_CACHE, join('/srv/llmux', 'cache'));
+  assert.equal(reason('file:///x/main.ts:3\n  throw e;\nError: listen EACCES: permission denied 127.0.0.1\n    at Server.listen\n\nNode.js v24.21.0\n'), 'Error: listen EACCES: permission denied 127.0.0.1');
   // No temporary folder to start in: it says so, and exits 0 (execFile rejects on any other code).
   const r = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: { PATH: process.env.PATH, TMPDIR: '/nonexistent/llmux-test' }, cwd: ROOT });
   assert.match(r.stderr, /could not fill the compile cache \(.*nonexistent.*\); nothing else changes/);

@@ -104,42 +104,40 @@ function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv, signa
   });
 }
 
-test("after the install's warm-up (npm's postinstall), the very first start does not load the stripper either", { timeout: 120_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'llmux-warm-test-'));
+/**
+ * A temporary folder for `fn`, removed after it: `probe`, a module for `--import` that tells at exit
+ * whether Node loaded its TypeScript stripper; `work`, an empty folder to start the gateway in;
+ * `cache(name)`, a cache folder in it; `env(name)`, only what node needs (no keys, no LLMUX_*
+ * settings, as the warm-up passes on) with that cache.
+ */
+async function inTempDir(fn: (d: { probe: string; work: string; cache(name: string): string; env(name: string): NodeJS.ProcessEnv }) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'llmux-cc-start-'));
   try {
     const probe = join(dir, 'probe.mjs');
     await writeFile(probe, "process.on('exit', () => process.stderr.write(`stripper=${process.moduleLoadList.some((m) => m.includes('amaro'))}\\n`));\n");
     const work = join(dir, 'work');
     await mkdir(work);
-    // Only what node needs, as the warm-up passes on: no keys, no LLMUX_* settings.
-    const env = (cache: string): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: join(dir, cache) });
-    const warm = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: env('cache'), cwd: ROOT });
-    assert.match(warm.stderr, /compile cache filled/);
-    assert.ok((await readdir(join(dir, 'cache'))).length > 0, 'the warm-up fills the cache');
-    assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the first start after it takes the modules from the cache');
-    // Without it, that start strips the types (and takes about 25 MiB more).
-    assert.match(await startAndStop(['--import', probe], work, env('empty-cache')), /stripper=true/);
+    const cache = (name: string): string => join(dir, name);
+    await fn({ probe, work, cache, env: (name) => ({ PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: cache(name) }) });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-});
+}
 
-test('a gateway writes the cache once it listens, so one killed without an exit of its own keeps it', { timeout: 60_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'llmux-flush-test-'));
-  try {
-    const probe = join(dir, 'probe.mjs');
-    await writeFile(probe, "process.on('exit', () => process.stderr.write(`stripper=${process.moduleLoadList.some((m) => m.includes('amaro'))}\\n`));\n");
-    const work = join(dir, 'work');
-    await mkdir(work);
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: join(dir, 'cache') };
-    // SIGKILL: no exit handler runs (as on Windows, where SIGTERM ends a process at once).
-    await startAndStop([], work, env, 'SIGKILL');
-    assert.ok((await readdir(join(dir, 'cache'))).length > 0, 'written before the kill');
-    assert.match(await startAndStop(['--import', probe], work, env), /stripper=false/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test("after the install's warm-up (npm's postinstall), the very first start does not load the stripper either", { timeout: 120_000 }, () => inTempDir(async ({ probe, work, cache, env }) => {
+  const warm = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: env('cache'), cwd: ROOT });
+  assert.match(warm.stderr, /compile cache filled/);
+  assert.ok((await readdir(cache('cache'))).length > 0, 'the warm-up fills the cache');
+  assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the first start after it takes the modules from the cache');
+  // Without it, that start strips the types (and takes about 25 MiB more).
+  assert.match(await startAndStop(['--import', probe], work, env('empty-cache')), /stripper=true/);
+}));
+
+test('a gateway writes the cache once it listens, so one killed without an exit of its own keeps it', { timeout: 60_000 }, () => inTempDir(async ({ probe, work, env }) => {
+  // SIGKILL: no exit handler runs (as on Windows, where SIGTERM ends a process at once).
+  await startAndStop([], work, env('cache'), 'SIGKILL');
+  assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the start after it takes the modules from the cache');
+}));
 
 test('the warm-up passes on no keys, and a warm-up that goes wrong does not fail the install', { timeout: 30_000 }, async () => {
   const { reason, startEnv } = await import('../../scripts/warm-cache.js');

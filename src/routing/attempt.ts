@@ -7,7 +7,7 @@ import type { FailureClass } from '../core/failure.ts';
 import type { CompiledProvider } from '../config/compile.ts';
 import { classifyInBand, classifyStatus, readUpstreamError, scrubSecrets } from '../dialects/openai/errors.ts';
 import { quirkHeaders, quirkParams, renameReasoning } from '../dialects/openai/quirks.ts';
-import { quickCheckBody, skipWs } from '../dialects/openai/quick-check.ts';
+import { quickCheckBody, skipWs, topLevelStringValue } from '../dialects/openai/quick-check.ts';
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { defaultMaxBodyBytes, networkErrorKind, type UpstreamAnswer } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
@@ -76,13 +76,17 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
   // Ask for usage on streams so token limits and stats see it; stripped again if the caller did not ask.
   const addUsage = streams && !ctx.includeUsage;
   const paramsForced = qp !== null || Object.keys(p.params).length > 0;
-  if (!ctx.bodyChanged && ctx.body.model === ep.model && !paramsForced && !forceStream) {
-    if (!addUsage) return ctx.raw;
-    // Only the usage request to add, to a body without stream_options: in front of the caller's
-    // own bytes, which go on unchanged (no re-serialising; no key appears twice).
-    if (ctx.body.stream_options === undefined) {
-      const spliced = withLeadingMember(ctx.raw, USAGE_OPTION);
-      if (spliced !== null) return spliced;
+  if (!ctx.bodyChanged && !paramsForced && !forceStream) {
+    // At most the model (a route's upstream name) and the usage request to change: the caller's own
+    // bytes go on with those spliced in (no re-serialising; no key appears twice).
+    const out = ctx.body.model === ep.model ? ctx.raw : withModel(ctx.raw, ep.model);
+    if (out !== null) {
+      if (!addUsage) return out;
+      // The usage request, to a body without stream_options: in front of the rest.
+      if (ctx.body.stream_options === undefined) {
+        const spliced = withLeadingMember(out, USAGE_OPTION);
+        if (spliced !== null) return spliced;
+      }
     }
   }
   const b: Record<string, unknown> = { ...ctx.body, model: ep.model, ...qp, ...p.params };
@@ -93,6 +97,12 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
 }
 
 const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+
+/** The body with its top-level `model` string replaced by `model`; null when it cannot be found for sure (the caller re-serialises). */
+function withModel(raw: Buffer, model: string): Buffer | null {
+  const r = topLevelStringValue(raw, 'model');
+  return r === null ? null : Buffer.concat([raw.subarray(0, r.start), Buffer.from(JSON.stringify(model)), raw.subarray(r.end)]);
+}
 
 /** `{` + member + the rest of a JSON object that has at least one member of its own; else null. */
 function withLeadingMember(raw: Buffer, member: Buffer): Buffer | null {

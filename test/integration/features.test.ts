@@ -151,6 +151,20 @@ test('modelMap: an implicit route by the mapped name sends the upstream model', 
   });
 });
 
+test('a route to another upstream model changes only the model\'s value: every other byte goes on as sent', bounded, async () => {
+  await withGateway({ providers: [providerFor('a', a.baseUrl, { models: ['mock-small'], modelMap: { nickname: 'mock-large' } })] }, async (gw) => {
+    // A 20-digit seed and `1.0` would not survive a parse and a re-serialisation; nested "model" keys are not the body's.
+    const raw = '{"messages":[{"role":"user","content":"say \\"model\\": \\"x\\""}], "seed": 12345678901234567890,\n "temperature": 1.0, "model" : "nickname", "metadata": {"model": "mine"}}';
+    const r = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+    assert.equal(r.status, 200, await r.text());
+    assert.equal(a.requests[0]!.raw, raw.replace('"nickname"', '"mock-large"'));
+    // Streamed, with the usage request added in front as well.
+    const streamed = '{"model":"nickname","stream":true,"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}';
+    await (await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: streamed })).text();
+    assert.equal(a.requests[1]!.raw, '{"stream_options":{"include_usage":true},"model":"mock-large","stream":true,"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}');
+  });
+});
+
 test('a target without a model uses the provider\'s first model', bounded, async () => {
   await withGateway({
     providers: [providerFor('a', a.baseUrl, { models: ['first-model', 'second-model'] })],

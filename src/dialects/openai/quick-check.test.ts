@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { quickCheckBody, quickUsageEvent, usageAtEnd } from './quick-check.ts';
+import { seededRandom } from '../../mock/admission.ts';
+import { quickCheckBody, quickUsageEvent, topLevelStringValue, usageAtEnd } from './quick-check.ts';
 import { readUsage } from './sse.ts';
 
 const ok = {
@@ -221,4 +222,54 @@ test('usage chunk read from its end: an event already broken before its usage me
   // and it is dropped when the caller did not ask for usage (no JSON parser would read it).
   const { t, first, last } = eventText('data: {"id":"c,"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n');
   assert.deepEqual(usageAtEnd(t, first, last, true), { usage: { promptTokens: 5, completionTokens: 3 }, emptyChoices: true });
+});
+
+test("a body's top-level model value is found for the splice, whatever nests or is escaped around it", () => {
+  const at = (text: string): string | null => {
+    const r = topLevelStringValue(Buffer.from(text), 'model');
+    return r === null ? null : Buffer.from(text).subarray(r.start, r.end).toString();
+  };
+  assert.equal(at('{"model":"a","messages":[]}'), '"a"');
+  assert.equal(at(' {\n  "messages": [{"role": "user", "content": "x"}],\n  "model" : "gpt-4o" ,\n  "stream": true\n}\n'), '"gpt-4o"');
+  // Nested "model" keys, and the text `"model":"b"` inside a string, are not the body's own.
+  assert.equal(at('{"metadata":{"model":"n"},"tools":[{"function":{"parameters":{"properties":{"model":{"type":"string"}}}}}],"messages":[{"content":"say \\"model\\":\\"b\\" {[ ]}"}],"model":"top"}'), '"top"');
+  assert.equal(at('{"model":"esc\\"aped\\\\","n":1}'), '"esc\\"aped\\\\"');
+  assert.equal(at('{"model":"模型-ü","x":"中文"}'), '"模型-ü"');
+  // Not for sure, or not a string: the caller re-serialises.
+  assert.equal(at('{"model":"a","model":"b"}'), null, 'named twice (a parse keeps the last)');
+  assert.equal(at('{"mod\\u0065l":"a"}'), null, 'a key with an escape could spell it');
+  assert.equal(at('{"model":null}'), null);
+  assert.equal(at('{"model":7}'), null);
+  assert.equal(at('{"messages":[]}'), null);
+  assert.equal(at('{}'), null);
+  assert.equal(at('["model","a"]'), null);
+});
+
+test('the spliced body parses as the re-serialised one would, and keeps every other byte (differential, seeded)', () => {
+  const rand = seededRandom(20261207);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
+  const texts = ['plain', 'say "model":"x"', 'back\\slash\\', 'tab\tnew\nline', '{[brackets]}', '中文 ü €', 'quote at end "', '\\"', ''];
+  const ws = ['', ' ', '\n  ', '\t'];
+  const value = (depth: number): string => {
+    const r = rand();
+    if (depth > 3 || r < 0.3) return pick(['1', '-2.5e3', '12345678901234567890', 'true', 'false', 'null', JSON.stringify(pick(texts))]);
+    if (r < 0.6) return `[${Array.from({ length: Math.floor(rand() * 3) }, () => value(depth + 1)).join(`,${pick(ws)}`)}]`;
+    return `{${Array.from({ length: Math.floor(rand() * 3) }, () => `${JSON.stringify(pick(['model', 'content', 'role', 'x']))}${pick(ws)}:${pick(ws)}${value(depth + 1)}`).join(',')}}`;
+  };
+  let spliced = 0;
+  for (let n = 0; n < 3000; n++) {
+    const members = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => `${JSON.stringify(pick(['messages', 'tools', 'temperature', 'seed', 'stream']))}${pick(ws)}:${pick(ws)}${value(1)}`);
+    members.splice(Math.floor(rand() * (members.length + 1)), 0, `"model"${pick(ws)}:${pick(ws)}${JSON.stringify(pick(texts))}`);
+    const text = `${pick(ws)}{${pick(ws)}${members.join(`${pick(ws)},${pick(ws)}`)}${pick(ws)}}${pick(ws)}`;
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const raw = Buffer.from(text);
+    const r = topLevelStringValue(raw, 'model');
+    assert.ok(r !== null, text);
+    spliced++;
+    const out = Buffer.concat([raw.subarray(0, r.start), Buffer.from(JSON.stringify('upstream/m')), raw.subarray(r.end)]);
+    assert.deepEqual(JSON.parse(out.toString()), { ...parsed, model: 'upstream/m' }, text);
+    assert.equal(out.subarray(0, r.start).toString(), raw.subarray(0, r.start).toString());
+    assert.equal(out.subarray(out.length - (raw.length - r.end)).toString(), raw.subarray(r.end).toString());
+  }
+  assert.equal(spliced, 3000);
 });

@@ -287,3 +287,73 @@ export function quickUsageEvent(text: string, start: number, end: number, choice
   const usage = usageValue(text, valueAt(text, found.usage, 7), false);
   return usage === undefined ? null : { usage, emptyChoices };
 }
+
+/**
+ * Where the value of the top-level member `key` of the JSON object `raw` lies, in bytes [start, end),
+ * when that value is a string: what a request body's model is replaced in, so that a body whose only
+ * change is its model (a route's upstream name) goes on as the caller's own bytes but for that value.
+ * Re-serialising the parsed body instead took 62 µs for a 36 KB chat and 580 µs for 220 KB, and
+ * rewrote what a parse does not keep (a 20-digit `seed`, `1.0`, the keys' order).
+ *
+ * `raw` must be JSON (the request was parsed before). Read as a latin1 string, as `quickCheckBody`
+ * reads answers: from quote to quote with `String#indexOf`, brackets counted between strings. null
+ * when the member is absent or not a string, when it is named more than once at the top level (a
+ * parse keeps the last), or when a top-level key holds an escape (it could spell `key`).
+ */
+export function topLevelStringValue(raw: Buffer, key: string): { start: number; end: number } | null {
+  const s = raw.toString('latin1');
+  const last = s.length - 1;
+  let i = skipWsAt(s, 0);
+  if (s.charCodeAt(i) !== 0x7b) return null;
+  i = skipWsAt(s, i + 1);
+  let found: { start: number; end: number } | null = null;
+  for (;;) {
+    if (s.charCodeAt(i) !== QUOTE) return null;
+    const k = closeQuote(s, i, last);
+    if (k === -1) return null;
+    for (let p = i + 1; p < k; p++) if (s.charCodeAt(p) === BACKSLASH) return null;
+    const named = k - i - 1 === key.length && s.startsWith(key, i + 1);
+    i = skipWsAt(s, k + 1);
+    if (s.charCodeAt(i) !== 0x3a) return null;
+    const v = skipWsAt(s, i + 1);
+    const e = valueEnd(s, v, last);
+    if (e === -1) return null;
+    if (named) {
+      if (found !== null || s.charCodeAt(v) !== QUOTE) return null;
+      found = { start: v, end: e };
+    }
+    i = skipWsAt(s, e);
+    const c = s.charCodeAt(i);
+    if (c === 0x2c) i = skipWsAt(s, i + 1);
+    else return c === 0x7d && skipWsAt(s, i + 1) === s.length ? found : null;
+  }
+}
+
+/** Just after the JSON value that starts at `i` (ending at or before `last`); -1 when it does not end. */
+function valueEnd(s: string, i: number, last: number): number {
+  const c = s.charCodeAt(i);
+  if (c === QUOTE) {
+    const q = closeQuote(s, i, last);
+    return q === -1 ? -1 : q + 1;
+  }
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j <= last; j++) {
+      const d = s.charCodeAt(j);
+      if (d === QUOTE) {
+        j = closeQuote(s, j, last);
+        if (j === -1) return -1;
+      } else if (d === 0x7b || d === 0x5b) depth++;
+      else if ((d === 0x7d || d === 0x5d) && --depth === 0) return j + 1;
+    }
+    return -1;
+  }
+  // A number, true, false or null: up to the next delimiter.
+  let j = i;
+  while (j <= last) {
+    const d = s.charCodeAt(j);
+    if (d === 0x2c || d === 0x7d || d === 0x5d || WS[d] === 1) break;
+    j++;
+  }
+  return j > i ? j : -1;
+}

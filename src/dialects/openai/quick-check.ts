@@ -184,9 +184,10 @@ function usageNumbers(s: string, start: number, end: number): UsageCounts | null
       else if (which === 2) completion = n;
       else if (which === 3) total = n;
     } else if (c === 0x7b) {
-      const close = objectEnd(s, i, end);
-      if (close < 0) return null;
-      i = close + 1;
+      // A detail object: skipped whole (valueEnd counts both kinds of bracket: a mismatched one is left to the parse).
+      const after = valueEnd(s, i, end);
+      if (after < 0) return null;
+      i = after;
     } else if (c === 0x6e && s.startsWith('null', i)) {
       i += 4;
     } else return null;
@@ -196,20 +197,6 @@ function usageNumbers(s: string, start: number, end: number): UsageCounts | null
     else return null;
   }
   return usageCounts(prompt, completion, total);
-}
-
-/** Index of the `}` closing the object that opens at `i`, at or before `last` (strings skipped); -1 if none. */
-function objectEnd(s: string, i: number, last: number): number {
-  let depth = 0;
-  for (let j = i; j <= last; j++) {
-    const c = s.charCodeAt(j);
-    if (c === QUOTE) {
-      j = closeQuote(s, j, last);
-      if (j === -1) return -1;
-    } else if (c === 0x7b) depth++;
-    else if (c === 0x7d && --depth === 0) return j;
-  }
-  return -1;
 }
 
 /** Is the character before `i`, after any JSON whitespace, `code`? Answers where it is (or -1). */

@@ -76,17 +76,18 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
   // Ask for usage on streams so token limits and stats see it; stripped again if the caller did not ask.
   const addUsage = streams && !ctx.includeUsage;
   const paramsForced = qp !== null || Object.keys(p.params).length > 0;
-  if (!ctx.bodyChanged && !paramsForced && !forceStream) {
-    // At most the model (a route's upstream name) and the usage request to change: the caller's own
-    // bytes go on with those spliced in (no re-serialising; no key appears twice).
-    const out = ctx.body.model === ep.model ? ctx.raw : withModel(ctx.raw, ep.model);
+  // At most the model (a route's upstream name) and the usage request to change: the caller's own
+  // bytes go on with those spliced in (no re-serialising; no key appears twice). Re-serialised
+  // instead: a usage request to merge into the caller's own stream_options, and, for another model,
+  // stream_options on a request that does not stream (the re-serialising drops them, as it did
+  // before the splice: an upstream may refuse them without `stream`).
+  if (!ctx.bodyChanged && !paramsForced && !forceStream && (!addUsage || ctx.body.stream_options === undefined)) {
+    const out = ctx.body.model === ep.model ? ctx.raw : !streams && ctx.body.stream_options !== undefined ? null : withModel(ctx.raw, ep.model);
     if (out !== null) {
       if (!addUsage) return out;
-      // The usage request, to a body without stream_options: in front of the rest.
-      if (ctx.body.stream_options === undefined) {
-        const spliced = withLeadingMember(out, USAGE_OPTION);
-        if (spliced !== null) return spliced;
-      }
+      // The usage request, in front of the rest.
+      const spliced = withLeadingMember(out, USAGE_OPTION);
+      if (spliced !== null) return spliced;
     }
   }
   const b: Record<string, unknown> = { ...ctx.body, model: ep.model, ...qp, ...p.params };

@@ -162,6 +162,13 @@ test('a route to another upstream model changes only the model\'s value: every o
     const streamed = '{"model":"nickname","stream":true,"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}';
     await (await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: streamed })).text();
     assert.equal(a.requests[1]!.raw, '{"stream_options":{"include_usage":true},"model":"mock-large","stream":true,"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}');
+    // Re-serialised, as before the splice: stream_options on a request that does not stream are
+    // dropped (an upstream may refuse them), and a key named twice goes once, with the value llmux acted on.
+    const post2 = (body: string) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text());
+    await post2('{"model":"nickname","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}');
+    assert.equal(a.requests[2]!.raw, '{"model":"mock-large","messages":[{"role":"user","content":"hi"}]}');
+    await post2('{"model":"nickname","stream":true,"messages":[{"role":"user","content":"hi"}],"stream":false}');
+    assert.equal(a.requests[3]!.raw, '{"model":"mock-large","stream":false,"messages":[{"role":"user","content":"hi"}]}');
   });
 });
 

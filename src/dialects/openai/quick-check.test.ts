@@ -237,6 +237,8 @@ test("a body's top-level model value is found for the splice, whatever nests or 
   assert.equal(at('{"model":"模型-ü","x":"中文"}'), '"模型-ü"');
   // Not for sure, or not a string: the caller re-serialises.
   assert.equal(at('{"model":"a","model":"b"}'), null, 'named twice (a parse keeps the last)');
+  assert.equal(at('{"model":"a","stream":false,"messages":[],"stream":true}'), null, 'another key twice: re-serialised, the upstream gets the value llmux acted on');
+  assert.equal(at('{"model":"a","stream":false,"str\\u0065am":true}'), null);
   assert.equal(at('{"mod\\u0065l":"a"}'), null, 'a key with an escape could spell it');
   assert.equal(at('{"model":null}'), null);
   assert.equal(at('{"model":7}'), null);
@@ -258,7 +260,8 @@ test('the spliced body parses as the re-serialised one would, and keeps every ot
   };
   let spliced = 0;
   for (let n = 0; n < 3000; n++) {
-    const members = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => `${JSON.stringify(pick(['messages', 'tools', 'temperature', 'seed', 'stream']))}${pick(ws)}:${pick(ws)}${value(1)}`);
+    const names = ['messages', 'tools', 'temperature', 'seed', 'stream'].sort(() => rand() - 0.5).slice(0, 1 + Math.floor(rand() * 4));
+    const members = names.map((name) => `${JSON.stringify(name)}${pick(ws)}:${pick(ws)}${value(1)}`);
     members.splice(Math.floor(rand() * (members.length + 1)), 0, `"model"${pick(ws)}:${pick(ws)}${JSON.stringify(pick(texts))}`);
     const text = `${pick(ws)}{${pick(ws)}${members.join(`${pick(ws)},${pick(ws)}`)}${pick(ws)}}${pick(ws)}`;
     const parsed = JSON.parse(text) as Record<string, unknown>;

@@ -284,8 +284,9 @@ export function quickUsageEvent(text: string, start: number, end: number, choice
  *
  * `raw` must be JSON (the request was parsed before). Read as a latin1 string, as `quickCheckBody`
  * reads answers: from quote to quote with `String#indexOf`, brackets counted between strings. null
- * when the member is absent or not a string, when it is named more than once at the top level (a
- * parse keeps the last), or when a top-level key holds an escape (it could spell `key`).
+ * when the member is absent or not a string, when any top-level key is named twice (a parse keeps
+ * the last; the upstream's parser might keep the first, or refuse the body: re-serialised, it gets
+ * one), or when a top-level key holds an escape (it could spell `key`, or another key twice).
  */
 export function topLevelStringValue(raw: Buffer, key: string): { start: number; end: number } | null {
   const s = raw.toString('latin1');
@@ -294,19 +295,23 @@ export function topLevelStringValue(raw: Buffer, key: string): { start: number; 
   if (s.charCodeAt(i) !== 0x7b) return null;
   i = skipWsAt(s, i + 1);
   let found: { start: number; end: number } | null = null;
+  const keys = new Set<string>();
   for (;;) {
     if (s.charCodeAt(i) !== QUOTE) return null;
     const k = closeQuote(s, i, last);
     if (k === -1) return null;
     for (let p = i + 1; p < k; p++) if (s.charCodeAt(p) === BACKSLASH) return null;
-    const named = k - i - 1 === key.length && s.startsWith(key, i + 1);
+    const name = s.slice(i + 1, k);
+    if (keys.has(name)) return null;
+    keys.add(name);
+    const named = name === key;
     i = skipWsAt(s, k + 1);
     if (s.charCodeAt(i) !== 0x3a) return null;
     const v = skipWsAt(s, i + 1);
     const e = valueEnd(s, v, last);
     if (e === -1) return null;
     if (named) {
-      if (found !== null || s.charCodeAt(v) !== QUOTE) return null;
+      if (s.charCodeAt(v) !== QUOTE) return null;
       found = { start: v, end: e };
     }
     i = skipWsAt(s, e);

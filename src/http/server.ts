@@ -249,7 +249,6 @@ interface ParsedRequest {
   repaired: boolean;
 }
 
-
 function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): ParsedRequest {
   const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
   // Each validator also removes forbidden fields (api_base, headers, …), in the same pass over the keys.

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { enableCompileCache, localCacheDir, type EnableCache } from '../../bin/compile-cache.js';
+import { killAll, spawnGateway } from './spawned.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const { FAILED, ENABLED } = module.constants.compileCacheStatus;
+
+after(killAll);
 
 test('the compile cache goes to the package\'s node_modules/.cache, to the temp folder where that fails, and where NODE_COMPILE_CACHE says', () => {
   assert.equal(localCacheDir, join(ROOT, 'node_modules', '.cache', 'llmux', 'compile'));
@@ -73,70 +76,50 @@ test('from the second start on, the TypeScript stripper is not loaded', { timeou
 });
 
 /**
- * `npm start`'s start (`serve` on the embedded defaults, here on port 0) in `cwd`, stopped once it
- * listens: with SIGTERM (answers its stderr once it exited 0), or with SIGKILL, which leaves the
- * process no exit of its own (answers its stderr, whatever the code).
+ * `npm start`'s start (`serve` on the embedded defaults, here on port 0) in `dir` with the compile
+ * cache in `cache`, stopped once it listens: with SIGTERM (it must exit 0), or with SIGKILL, which
+ * leaves the process no exit of its own. Answers its stderr.
  */
-function startAndStop(args: string[], cwd: string, env: NodeJS.ProcessEnv, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...args, join(ROOT, 'bin', 'llmux.js'), 'serve', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out: string | null = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => {
-      if (out === null) return;
-      out += s;
-      // Once: a second SIGTERM tells the gateway to exit at once (code 1).
-      if (out.includes('"msg":"llmux listening"')) {
-        out = null;
-        child.kill(signal);
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('exit', (code, killed) => {
-      clearTimeout(timer);
-      if (code === 0 || (signal === 'SIGKILL' && killed === 'SIGKILL')) resolve(err);
-      else reject(new Error(`llmux exited with ${killed ?? code}; stderr: ${err}`));
-    });
-  });
+async function startAndStop(nodeArgs: string[], dir: string, cache: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<string> {
+  const g = await spawnGateway({ dir, env: { NODE_COMPILE_CACHE: cache }, nodeArgs, timeoutMs: 30_000 });
+  const code = await g.stop(signal);
+  if (signal === 'SIGTERM') assert.equal(code, 0, g.stderr.join(''));
+  return g.stderr.join('');
 }
 
 /**
  * A temporary folder for `fn`, removed after it: `probe`, a module for `--import` that tells at exit
  * whether Node loaded its TypeScript stripper; `work`, an empty folder to start the gateway in;
- * `cache(name)`, a cache folder in it; `env(name)`, only what node needs (no keys, no LLMUX_*
- * settings, as the warm-up passes on) with that cache.
+ * `cache(name)`, a cache folder in it.
  */
-async function inTempDir(fn: (d: { probe: string; work: string; cache(name: string): string; env(name: string): NodeJS.ProcessEnv }) => Promise<void>): Promise<void> {
+async function inTempDir(fn: (d: { probe: string; work: string; cache(name: string): string }) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'llmux-cc-start-'));
   try {
     const probe = join(dir, 'probe.mjs');
     await writeFile(probe, "process.on('exit', () => process.stderr.write(`stripper=${process.moduleLoadList.some((m) => m.includes('amaro'))}\\n`));\n");
     const work = join(dir, 'work');
     await mkdir(work);
-    const cache = (name: string): string => join(dir, name);
-    await fn({ probe, work, cache, env: (name) => ({ PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: cache(name) }) });
+    await fn({ probe, work, cache: (name) => join(dir, name) });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-test("after the install's warm-up (npm's postinstall), the very first start does not load the stripper either", { timeout: 120_000 }, () => inTempDir(async ({ probe, work, cache, env }) => {
-  const warm = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env: env('cache'), cwd: ROOT });
+test("after the install's warm-up (npm's postinstall), the very first start does not load the stripper either", { timeout: 120_000 }, () => inTempDir(async ({ probe, work, cache }) => {
+  // Only what node needs (no keys, no LLMUX_* settings, as the warm-up passes on).
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_COMPILE_CACHE: cache('cache') };
+  const warm = await run(process.execPath, [join(ROOT, 'scripts', 'warm-cache.js')], { env, cwd: ROOT });
   assert.match(warm.stderr, /compile cache filled/);
   assert.ok((await readdir(cache('cache'))).length > 0, 'the warm-up fills the cache');
-  assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the first start after it takes the modules from the cache');
+  assert.match(await startAndStop(['--import', probe], work, cache('cache')), /stripper=false/, 'the first start after it takes the modules from the cache');
   // Without it, that start strips the types (and takes about 25 MiB more).
-  assert.match(await startAndStop(['--import', probe], work, env('empty-cache')), /stripper=true/);
+  assert.match(await startAndStop(['--import', probe], work, cache('empty-cache')), /stripper=true/);
 }));
 
-test('a gateway writes the cache once it listens, so one killed without an exit of its own keeps it', { timeout: 60_000 }, () => inTempDir(async ({ probe, work, env }) => {
+test('a gateway writes the cache once it listens, so one killed without an exit of its own keeps it', { timeout: 60_000 }, () => inTempDir(async ({ probe, work, cache }) => {
   // SIGKILL: no exit handler runs (as on Windows, where SIGTERM ends a process at once).
-  await startAndStop([], work, env('cache'), 'SIGKILL');
-  assert.match(await startAndStop(['--import', probe], work, env('cache')), /stripper=false/, 'the start after it takes the modules from the cache');
+  await startAndStop([], work, cache('cache'), 'SIGKILL');
+  assert.match(await startAndStop(['--import', probe], work, cache('cache')), /stripper=false/, 'the start after it takes the modules from the cache');
 }));
 
 test('the warm-up passes on no keys, and a warm-up that goes wrong does not fail the install', { timeout: 30_000 }, async () => {

@@ -53,9 +53,13 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Start `llmux serve` and resolve once it logged "llmux listening" (reject if it exits or times out). */
-export async function spawnGateway(opts: { dir: string; file: string; env?: Record<string, string>; timeoutMs?: number; nodeArgs?: string[] }): Promise<Spawned> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cliPath, 'serve', '--config', opts.file, '--port', '0'], {
+/**
+ * Start `llmux serve` (with `--config file`, or on its embedded defaults as `npm start` is without
+ * one) and resolve once it logged "llmux listening" (reject if it exits or times out).
+ */
+export async function spawnGateway(opts: { dir: string; file?: string; env?: Record<string, string>; timeoutMs?: number; nodeArgs?: string[] }): Promise<Spawned> {
+  const config = opts.file === undefined ? [] : ['--config', opts.file];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cliPath, 'serve', ...config, '--port', '0'], {
     cwd: opts.dir,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -33,6 +33,8 @@ export interface RunReport {
   holds: HoldResult[];
   /** Streams paced like tokens (absent in reports written before the seventeenth round). */
   tokens?: TokenRun[] | undefined;
+  /** Agent-size requests (absent in reports written before the twenty-fifth round). */
+  agent?: AgentRun[] | undefined;
   profile?: ProfileRow[] | undefined;
 }
 
@@ -46,6 +48,12 @@ export interface TokenRun {
   gcThreadsUsPerReq: number;
   errors: number;
   noisePct: number;
+}
+
+/** One run of the agent-size requests (run.ts `agentSized`). */
+export interface AgentRun extends TokenRun {
+  /** The proxy's RSS right after the run, MiB. */
+  rssAfterMiB: number;
 }
 
 export interface Agg {
@@ -132,6 +140,9 @@ function checksSection(r: RunReport): string[] {
   return [...lines, ''];
 }
 
+/** Bytes of the agent-size requests' body (targets.ts `agentBody`), about: a coding agent some way into a session. */
+export const AGENT_BODY_BYTES = 200 * 1024;
+
 /** Events in the bench's streamed answer (role, 17 content, finish, usage, [DONE]). */
 export const STREAM_EVENTS = 21;
 
@@ -164,6 +175,30 @@ function tokensSection(r: RunReport): string[] {
   return [...lines, ''];
 }
 
+function agentSection(r: RunReport): string[] {
+  const runs = r.agent ?? [];
+  if (runs.length === 0) return [];
+  const lines = [
+    `## Agent-size requests (a ${fmt(AGENT_BODY_BYTES / 1024, 0)} KB body, streamed; 8 connections)`,
+    '',
+    'Reported, not budgeted. The load runs send a 275-byte body; a coding agent\'s grows to hundreds of kilobytes (system prompt, tool schemas, the conversation so far), which llmux reads, parses and checks, where the bare proxy forwards it unread. Medians over the runs (the proxies alternating); RSS is the largest after a run.',
+    '',
+    '| target | runs | req/s | CPU µs a request | of it V8 helper threads | RSS after MiB | errors | other CPU % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cpu: Record<string, number> = {};
+  const rps: Record<string, number> = {};
+  for (const target of [...new Set(runs.map((x) => x.target))]) {
+    const mine = runs.filter((x) => x.target === target);
+    cpu[target] = median(mine.map((x) => x.cpuUsPerReq));
+    rps[target] = median(mine.map((x) => x.rps));
+    lines.push(`| ${target} | ${mine.length} | ${fmt(rps[target], 0)} | ${fmt(cpu[target], 0)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${fmt(Math.max(...mine.map((x) => x.rssAfterMiB)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
+  }
+  const ratio = (cpu['llmux'] ?? NaN) / (cpu['bare'] ?? NaN);
+  if (Number.isFinite(ratio)) lines.push('', `llmux / bare proxy: ${fmt(ratio, 2)}× the CPU a request, ${fmt((rps['llmux'] ?? NaN) / (rps['bare'] ?? NaN), 2)}× the requests/s.`);
+  return [...lines, ''];
+}
+
 function probesSection(r: RunReport): string[] {
   const lines = ['## Memory', '', '| target | RSS idle at start MiB | RSS after load runs, max MiB | peak RSS (VmHWM) MiB |', '|---|---:|---:|---:|'];
   for (const m of r.memory) lines.push(`| ${m.target} | ${fmt(m.idleMiB, 1)} | ${fmt(m.afterLoadMiB, 1)} | ${fmt(m.peakMiB, 1)} |`);
@@ -185,7 +220,7 @@ function probesSection(r: RunReport): string[] {
     lines.push('', `llmux's request-log prune: ${gl.pruneNote}. Prunes during the probe: ${seen}.`);
   }
   if (gl?.runtime) lines.push('', `llmux while the probe ran (its /metrics): ${describeRuntime(gl.runtime)}.`);
-  return [...lines, '', ...tokensSection(r)];
+  return [...lines, '', ...tokensSection(r), ...agentSection(r)];
 }
 
 interface Verdict {
@@ -316,11 +351,11 @@ export function renderLoadTables(r: RunReport): string {
 const SETUP = [
   '## Setup',
   '',
-  '- **direct**: the fake upstream itself (`bench/upstream.ts`, node:http): a fixed ~700-byte chat.completion, or 21 SSE events (role, 17 content, finish, usage, `[DONE]`) in one write, no delay. The probes ask it, by model name, for the same events after 200 ms (time to first byte), 50 ms apart (inter-chunk timing), 1 ms apart in one write each (streams paced like tokens) or one a second (open streams).',
+  '- **direct**: the fake upstream itself (`bench/upstream.ts`, node:http): a fixed ~700-byte chat.completion, or 21 SSE events (role, 17 content, finish, usage, `[DONE]`) in one write, no delay. The probes ask it, by model name, for the same events after 200 ms (time to first byte), 50 ms apart (inter-chunk timing), 1 ms apart in one write each (streams paced like tokens) or one a second (open streams); the agent-size requests get the same answer as the load runs, whatever their body.',
   '- **bare**: `bench/bare-proxy.ts`, node:http + undici `Pool.stream` piping straight into the response, no features: the cost of one Node hop. It makes the V8 settings llmux\'s launcher makes for traffic: allocation-site pretenuring off, and a tick object and the maps optimised code depends on kept, at start (bench/HISTORY.md, thirteenth and eighteenth rounds), and the old generation\'s growth factor fixed at 2 once it listens (sixteenth round).',
   '- **llmux**: `node bin/llmux.js serve --config bench/llmux.bench.yaml` (what `npm start` runs; started once before with the same flags and stopped with SIGTERM, to fill Node\'s compile cache, so it is measured as a restart): a client key, a route of two targets with priorities (two providers on the same upstream), breakers at defaults, RPM limits far above the load, metrics and request log on (`store: sqlite:` in a temp dir), log level info.',
   '',
-  'Run `npm run bench` (full, writes this file, ~12 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--connections 1,32,128`, `--load-only` (no open-stream, TTFB, inter-chunk or token-paced probes: for quick iterations), `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree); the environment variable `LLMUX_BENCH_NODE_FLAGS` passes extra Node or V8 flags to llmux (`--trace-gc`: its collections in `bench/results/llmux.log`). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
+  'Run `npm run bench` (full, writes this file, ~12 min) or `npm run bench -- --quick` (~1 min, writes `bench/results/quick.md` unless `--write`). Options: `--profile` (llmux under `--cpu-prof`, top self-time functions below), `--no-pin`, `--reps N`, `--duration S`, `--streams N`, `--modes json,stream`, `--connections 1,32,128`, `--load-only` (no open-stream, TTFB, inter-chunk, token-paced or agent-size probes: for quick iterations), `--noise-retries N` (full runs measure a run again when other processes were busy, default 2), `--ref GIT_REF` (measure llmux as committed at that ref, from a snapshot, instead of the working tree); the environment variable `LLMUX_BENCH_NODE_FLAGS` passes extra Node or V8 flags to llmux (`--trace-gc`: its collections in `bench/results/llmux.log`). llmux output goes to `bench/results/llmux.log`, the raw figures to `bench/results/last-run.json` (`node bench/run.ts --render [FILE] [--write]` renders them again).',
   '',
 ];
 

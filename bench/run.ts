@@ -25,8 +25,8 @@ import { readNotes, type ReadNotes } from './notes.ts';
 import { newestProfile, printProfile, topSelfTime } from './profile.ts';
 import type { ProfileRow } from './profile.ts';
 import { describeRuntime, renderLoadTables, renderReport, STREAM_EVENTS } from './report.ts';
-import type { Memory, RunReport, TokenRun } from './report.ts';
-import { body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
+import type { AgentRun, Memory, RunReport, TokenRun } from './report.ts';
+import { agentBody, body, describeTree, resultsPath, snapshot, startBare, startLlmux, startUpstream, targetList } from './targets.ts';
 import { PRUNE_EVERY_MS } from '../src/boot/jobs.ts';
 import type { Started } from './targets.ts';
 
@@ -41,6 +41,8 @@ interface Options {
   /** Runs per proxy of the token-paced streams, and their length in s. */
   tokenReps: number;
   tokenS: number;
+  agentReps: number;
+  agentS: number;
   streams: number;
   settleMs: number;
   /** Measure llmux as of this git ref (a snapshot) instead of the working tree. */
@@ -74,6 +76,8 @@ function parseOptions(argv: string[]): Options {
     gapN: quick ? 1 : 5,
     tokenReps: quick ? 1 : 3,
     tokenS: quick ? 2 : 5,
+    agentReps: quick ? 1 : 3,
+    agentS: quick ? 2 : 5,
     streams: num('--streams', 2000),
     settleMs: quick ? 800 : 2000,
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
@@ -157,6 +161,7 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
     r.gaps.push(await llmuxGaps(t, o, await awaitPrune(w)));
   }
   r.tokens = await tokenPaced(w, o, ours);
+  await agentSized(w, o, r, ours);
 }
 
 /**
@@ -177,6 +182,32 @@ async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]>
     }
   }
   return runs;
+}
+
+/**
+ * Agent-size requests: a ~200 KB body (`agentBody`), streamed, at 8 connections, for the two proxies
+ * in turn (reversed in every second run). The load runs' body is 275 bytes; a coding agent's grows to
+ * hundreds of kilobytes, which llmux reads and checks where the bare proxy forwards it unread. Last
+ * of the probes: what such bodies leave in a process's memory does not reach the others.
+ */
+async function agentSized(w: World, o: Options, r: RunReport, ours: Ours): Promise<void> {
+  const text = agentBody(true);
+  log(`agent-size requests (${(Buffer.byteLength(text) / 1024).toFixed(0)} KB bodies, streamed, 8 connections) …`);
+  // The same answers through every target, for such a body too (the upstream's answer does not depend on it).
+  const checks = await checkBodies(w.targets, { json: agentBody(false), stream: text });
+  reportBodies(checks, 'agent-size body');
+  r.checks.push(...checks.filter((c) => !c.ok).map((c) => ({ ...c, detail: `agent-size body: ${c.detail}` })));
+  const proxies = w.targets.filter((t) => t.pid !== undefined);
+  const runs: AgentRun[] = [];
+  for (let rep = 1; rep <= o.agentReps; rep++) {
+    for (const t of rep % 2 === 1 ? proxies : [...proxies].reverse()) {
+      if (!t.alive()) continue;
+      const c = await measure(t, 'stream', 8, o.agentS, text, ours);
+      log(`  ${t.name}: ${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
+      runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct, rssAfterMiB: c.rssAfterMiB });
+    }
+  }
+  r.agent = runs;
 }
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;
@@ -393,7 +424,7 @@ async function main(): Promise<void> {
   installCleanup();
   mkdirSync(resultsPath(), { recursive: true });
   if (o.pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-  const budgetS = (matrixSize(o.plan, 3) + maxRetries(o.plan, 3)) * (o.plan.durationS + 1) + 300;
+  const budgetS = (matrixSize(o.plan, 3) + maxRetries(o.plan, 3)) * (o.plan.durationS + 1) + o.agentReps * 2 * (o.agentS + 1) + 300;
   setTimeout(() => {
     log(`run exceeded its bound of ${budgetS} s: stopping`);
     void stopAll(1000).finally(() => process.exit(3));

@@ -9,6 +9,7 @@ import { announced, freePort, ROOT, spawnNode, StartError, stopChild, waitHealth
 import type { Child } from './children.ts';
 import type { MatrixTarget } from './matrix.ts';
 import { listensOn } from './proc.ts';
+import { AGENT_BODY_BYTES } from './report.ts';
 
 export const CLIENT_KEY = 'sk-llmux-bench';
 const AUTH = { authorization: `Bearer ${CLIENT_KEY}` };
@@ -133,6 +134,35 @@ const MESSAGES = [
 export function body(model: 'bench' | 'bench-ttfb' | 'bench-gap' | 'bench-tokens' | 'bench-slow', stream: boolean): string {
   const extra = stream ? { stream: true, stream_options: { include_usage: true } } : {};
   return JSON.stringify({ model, messages: MESSAGES, max_tokens: 128, temperature: 0.2, ...extra });
+}
+
+/**
+ * A coding agent's request as such tools send it: a system prompt, 20 tool schemas, and a
+ * conversation of prose, source code (quotes, backslashes, line breaks, escaped in JSON) and some
+ * Chinese, grown to about `AGENT_BODY_BYTES`; streamed with usage, or not. The same bytes on every call.
+ */
+export function agentBody(stream: boolean): string {
+  const tools = Array.from({ length: 20 }, (_, i) => ({
+    type: 'function',
+    function: {
+      name: `tool_${i}`,
+      description: `Tool ${i}: reads or changes files of the workspace; returns what it did as text.`,
+      parameters: { type: 'object', properties: { path: { type: 'string', description: 'A path relative to the workspace.' }, limit: { type: 'integer', minimum: 1 } }, required: ['path'] },
+    },
+  }));
+  const code = 'function parse(line) {\n  const m = /^(\\w+)="([^"]*)"$/.exec(line);\n  return m ? { key: m[1], value: m[2].replace(/\\\\n/g, "\\n") } : null;\n}\n';
+  const prose = 'The gateway reads the request, picks an endpoint and forwards the body as it came. ';
+  const chinese = '网关读取请求，选择上游，并按原样转发请求体。';
+  const messages: { role: string; content: string }[] = [{ role: 'system', content: `You are a coding agent. ${prose.repeat(20)}` }];
+  let size = Buffer.byteLength(JSON.stringify({ messages, tools }));
+  for (let i = 0; size < AGENT_BODY_BYTES; i++) {
+    const content = i % 2 === 0 ? `${prose.repeat(6)}${chinese.repeat(4)}` : `Here is the change:\n\`\`\`js\n${code.repeat(12)}\`\`\``;
+    const m = { role: i % 2 === 0 ? 'user' : 'assistant', content };
+    messages.push(m);
+    size += Buffer.byteLength(JSON.stringify(m)) + 1;
+  }
+  const extra = stream ? { stream: true, stream_options: { include_usage: true } } : {};
+  return JSON.stringify({ model: 'bench', messages, tools, ...extra });
 }
 
 export function resultsPath(...parts: string[]): string {

@@ -9,12 +9,42 @@ const run = promisify(execFile);
 test('the traffic settings are made in order, but a flag the user gave Node is left as given', () => {
   const set: string[] = [];
   applyTrafficSettings((f) => set.push(f), ['--trace-gc']);
-  assert.deepEqual(set, ['--no-allocation-site-pretenuring', `--retain-maps-for-n-gc=${retainMapsForGcs}`]);
+  assert.deepEqual(set, ['--no-allocation-site-pretenuring', `--retain-maps-for-n-gc=${retainMapsForGcs}`, '--external-memory-accounted-in-global-limit']);
   assert.deepEqual(set, [...trafficFlags]);
 
   const kept: string[] = [];
-  applyTrafficSettings((f) => kept.push(f), ['--allocation_site_pretenuring', '-retain_maps_for_n_gc=2']);
+  applyTrafficSettings((f) => kept.push(f), ['--allocation_site_pretenuring', '-retain_maps_for_n_gc=2', '--no-external-memory-accounted-in-global-limit']);
   assert.deepEqual(kept, []);
+});
+
+test('this Node knows every traffic flag (V8 only prints an error for one it does not, and goes on without it)', async () => {
+  for (const f of trafficFlags) {
+    const { stderr } = await run(process.execPath, ['-e', `require('node:v8').setFlagsFromString(${JSON.stringify(f)})`]);
+    assert.equal(stderr, '', f);
+  }
+});
+
+/**
+ * Bytes outside the heap (Buffers) allocated fast and dropped at once, as a gateway reading large
+ * bodies does: with the settings no full collection runs; without them V8 starts one every 64 MB.
+ */
+test('Buffers dropped as fast as they are made start no full collection with the settings (and do without)', { timeout: 60_000 }, async () => {
+  const script = (settings: boolean): string => `
+    ${settings ? `const { applyTrafficSettings } = await import(${JSON.stringify(new URL('./v8-flags.ts', import.meta.url).href)}); applyTrafficSettings();` : ''}
+    const { PerformanceObserver, constants } = await import('node:perf_hooks');
+    let major = 0;
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++; }).observe({ entryTypes: ['gc'] });
+    const parts = [Buffer.alloc(65536, 1), Buffer.alloc(65536, 2), Buffer.alloc(65536, 3)];
+    let n = 0;
+    for (let i = 0; i < 5000; i++) n += Buffer.concat(parts).length;
+    await new Promise((r) => setTimeout(r, 100));
+    console.log(JSON.stringify({ major, n }));`;
+  const majors = async (settings: boolean): Promise<number> => {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(settings)]);
+    return (JSON.parse(stdout) as { major: number }).major;
+  };
+  assert.equal(await majors(true), 0);
+  assert.ok((await majors(false)) >= 3);
 });
 
 test('flag names are read as V8 reads them: one dash or two, `_` as `-`, `--no-` for either polarity', () => {

@@ -33,8 +33,8 @@
  *   load ran about six full collections a second, each marking the whole heap, on the main thread
  *   and V8's helpers (245 µs a request in the helpers against the bare proxy's 74). With the flag:
  *   about three (started by the heap's own growth), 12–21 % less CPU an agent-size request, RSS in
- *   the same range; no change with small bodies, which start no full collection either way
- *   (bench/HISTORY.md, twenty-fifth round).
+ *   the same range. With the bench's small bodies, 2–5 % less CPU or none, in llmux and the bare
+ *   proxy alike (bench/HISTORY.md, twenty-fifth round).
  */
 import { createHook } from 'node:async_hooks';
 import v8 from 'node:v8';

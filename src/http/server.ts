@@ -5,11 +5,12 @@
  * and then the reply is hijacked so the routing layer writes upstream bytes straight to the socket.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isAscii } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientPrincipal, Snapshot } from '../config/compile.ts';
 import { LlmuxError } from '../core/errors.ts';
 import { requestId } from '../core/request-id.ts';
-import { parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
+import { parseJsonBody, parseLatin1Shape, validateChat, validateCompletion, validateEmbeddings } from '../dialects/openai/validate.ts';
 import { abortReasons, noBytes, RequestController, type InflightRequests, type RequestContext, type RequestKind, type RoutingDeps } from '../routing/context.ts';
 import { execute } from '../routing/executor.ts';
 import { listModels } from '../routing/route-table.ts';
@@ -247,13 +248,23 @@ interface ParsedRequest {
   body: Record<string, unknown>;
   changed: boolean;
   repaired: boolean;
+  /** False when `body` was read from the bytes as latin1 (`parseLatin1Shape`): its non-ASCII text is not as sent. */
+  exact: boolean;
 }
 
-function parseBody(kind: RequestKind, raw: Buffer, repair: boolean): ParsedRequest {
+const validators: Record<RequestKind, (body: Record<string, unknown>) => boolean> = { chat: validateChat, completions: validateCompletion, embeddings: validateEmbeddings };
+
+/** `exact`: the body's strings must read as sent (debug capture records them). */
+function parseBody(kind: RequestKind, raw: Buffer, repair: boolean, exact: boolean): ParsedRequest {
+  const validate = validators[kind];
+  if (!exact && !isAscii(raw)) {
+    const shape = parseLatin1Shape(raw, validate);
+    if (shape !== null) return { body: shape, changed: false, repaired: false, exact: false };
+  }
   const { body, repaired } = parseJsonBody(raw.toString('utf8'), repair);
   // Each validator also removes forbidden fields (api_base, headers, …), in the same pass over the keys.
-  const changed = (kind === 'chat' ? validateChat(body) : kind === 'completions' ? validateCompletion(body) : validateEmbeddings(body)) || repaired;
-  return { body, changed, repaired };
+  const changed = validate(body) || repaired;
+  return { body, changed, repaired, exact: true };
 }
 
 /**
@@ -267,7 +278,8 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHead
     // One clock read for the key's expiry, its limits, its last use and the request's time.
     let at = Date.now();
     const principal = authenticate(headers, snap, rt.storedKey, rt.storedKeyCount(), at);
-    let parsed: ParsedRequest | null = parseBody(kind, raw, snap.config.repair);
+    const capture = rt.captureOn();
+    let parsed: ParsedRequest | null = parseBody(kind, raw, snap.config.repair, capture);
     const model = parsed.body.model as string;
     checkModelAllowed(principal, model);
     // Awaited only when they must wait: a microtask hop per request saved in the common case.
@@ -293,9 +305,9 @@ async function handle(rt: HttpRuntime, kind: RequestKind, headers: ClientKeyHead
     rt.inflight.add(controller);
     hijack();
     const ctx: RequestContext = {
-      id, kind, snapshot: snap, body: parsed.body, raw, bodyChanged: parsed.changed, repaired: parsed.repaired,
+      id, kind, snapshot: snap, body: parsed.body, bodyExact: parsed.exact, raw, bodyChanged: parsed.changed, repaired: parsed.repaired,
       stream: parsed.body.stream === true, includeUsage: (parsed.body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true,
-      model, principal, res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture: rt.captureOn(),
+      model, principal, res, controller, signal: controller.signal, t0: performance.now(), at, attempts: [], capture,
     };
     // This frame waits for the whole answer (a stream's may take minutes), and V8 keeps a waiting
     // frame's variables alive, used again or not: the body is left to `ctx`, which lets it go once

@@ -11,7 +11,7 @@ import { quickCheckBody, skipWs, topLevelStringValue } from '../dialects/openai/
 import { readUsage, type UsageCounts } from '../dialects/openai/sse.ts';
 import { defaultMaxBodyBytes, networkErrorKind, type UpstreamAnswer } from '../upstream/client.ts';
 import { retryAfterMs, statedWait } from '../upstream/retry-after.ts';
-import { abortKind, kindPath, type Abortable, type RequestContext } from './context.ts';
+import { abortKind, exactBody, kindPath, type Abortable, type RequestContext } from './context.ts';
 import type { Endpoint } from './planner.ts';
 
 /** The attempt failed and nothing reached the client: the executor may try another endpoint. */
@@ -90,7 +90,7 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
       if (spliced !== null) return spliced;
     }
   }
-  const b: Record<string, unknown> = { ...ctx.body, model: ep.model, ...qp, ...p.params };
+  const b: Record<string, unknown> = { ...exactBody(ctx), model: ep.model, ...qp, ...p.params };
   if (forceStream) b.stream = streams;
   if (addUsage) b.stream_options = { ...(b.stream_options as object | undefined), include_usage: true };
   if (!streams) delete b.stream_options;

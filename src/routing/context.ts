@@ -88,9 +88,12 @@ export interface RequestContext {
   readonly snapshot: Snapshot;
   /**
    * The parsed body (validated); forwarded re-serialised only when something in it must change.
-   * Released (`releaseBody`) once a stream has committed, unless debug capture records it.
+   * Released (`releaseBody`) once a stream has committed, unless debug capture records it. Its
+   * strings' non-ASCII text is as sent only when `bodyExact`: what reads them takes `exactBody`.
    */
   readonly body: Record<string, unknown>;
+  /** False when `body` was parsed from the bytes read as latin1 (dialects/openai/validate.ts `parseLatin1Shape`). */
+  readonly bodyExact: boolean;
   /** The body as received, forwarded byte for byte when nothing changes. Released with `body`. */
   readonly raw: Buffer;
   /** True when validation changed the body (prompt → messages, forbidden fields removed, repair). */
@@ -131,6 +134,18 @@ export function releaseBody(ctx: RequestContext): void {
   const c = ctx as { body: Record<string, unknown>; raw: Buffer };
   c.body = releasedBody;
   c.raw = noBytes;
+}
+
+/**
+ * The body with its strings as sent, for what reads them (a re-serialised body): parsed again from
+ * the bytes as UTF-8, once, when `body` was read as latin1. The bytes parsed then, so they parse now.
+ */
+export function exactBody(ctx: RequestContext): Record<string, unknown> {
+  if (ctx.bodyExact || ctx.raw === noBytes) return ctx.body;
+  const c = ctx as { body: Record<string, unknown>; bodyExact: boolean };
+  c.body = JSON.parse(ctx.raw.toString('utf8')) as Record<string, unknown>;
+  c.bodyExact = true;
+  return c.body;
 }
 
 export interface RoutingDeps {

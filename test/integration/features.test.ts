@@ -68,6 +68,42 @@ test('provider params are forced over the caller\'s', bounded, async () => {
   });
 });
 
+test('a body with text outside ASCII goes on as its bytes, or re-serialised with its text as sent', bounded, async () => {
+  const text = '你好，“llmux” 😀 é';
+  const raw = `{"model":"mock-small","messages":[{"role":"user","content":"${text}"}],"temperature":0.9,"user":"用户"}`;
+  const send = (gw: { url: string }, body: string) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  await withGateway({ providers: [providerFor('a', a.baseUrl)] }, async (gw) => {
+    const r = await send(gw, raw);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(a.requests[0]!.raw, raw, 'byte for byte');
+  });
+  // Re-serialised (the provider forces a parameter): the text as sent, not as any other reading of its bytes.
+  a.reset();
+  await withGateway({ providers: [providerFor('a', a.baseUrl, { params: { temperature: 0.1 } })] }, async (gw) => {
+    const r = await send(gw, raw);
+    assert.equal(r.status, 200, r.text);
+    const got = a.requests[0]!.body;
+    assert.equal(got.temperature, 0.1);
+    assert.equal(got.messages[0].content, text);
+    assert.equal(got.user, '用户');
+    // A forbidden field removed: re-serialised with the text as sent too.
+    await send(gw, raw.replace('"temperature"', '"api_base":"http://x","temperature"'));
+    assert.equal(a.requests[1]!.body.messages[0].content, text);
+    assert.equal(a.requests[1]!.body.api_base, undefined);
+  });
+  // A model name outside ASCII routes by its text as sent; a wrong type is reported as the UTF-8 parse words it.
+  a.reset();
+  await withGateway({ providers: [providerFor('a', a.baseUrl, { models: ['mock-small'], modelMap: { 模型: 'mock-large' } })] }, async (gw) => {
+    const r = await send(gw, raw.replace('"mock-small"', '"模型"'));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(a.requests[0]!.body.model, 'mock-large');
+    assert.equal(a.requests[0]!.body.messages[0].content, text);
+    const bad = await send(gw, raw.replace('0.9', '"高"'));
+    assert.equal(bad.status, 400);
+    assert.equal((JSON.parse(bad.text) as { error: { message: string } }).error.message, '"temperature" must be of type number, got "高".');
+  });
+});
+
 test('provider stream: true with a non-stream caller answers one assembled chat.completion', bounded, async () => {
   await withGateway({ providers: [providerFor('a', a.baseUrl, { stream: true })] }, async (gw) => {
     const { data, response } = await gw.client().chat.completions.create({ model: 'mock-small', messages: msgs }).withResponse();

@@ -65,7 +65,9 @@ test('DEBUG_MODE.txt turns capture on and off; captures hold no key', { timeout:
     await assert.rejects(readdir(cache), 'no capture while debug is off');
     await writeFile(path.join(gw.dir, 'DEBUG_MODE.txt'), 'on');
     await until('debug on', async () => gw.logs.some((l) => l.includes('DEBUG_MODE.txt changed') && l.includes('"on":true')), 2500);
-    await post(`${gw.baseURL}/chat/completions`, { ...chat, stream: true }, { authorization: 'Bearer sk-client-canary-999999999' });
+    // Text outside ASCII: the capture records it as sent.
+    const messages = [{ role: 'user', content: '你好，“llmux” 😀' }];
+    await post(`${gw.baseURL}/chat/completions`, { ...chat, messages, stream: true }, { authorization: 'Bearer sk-client-canary-999999999' });
     const files = await until('capture files', async () => {
       const f = await readdir(cache).catch(() => []);
       return f.length >= 3 ? f : undefined;
@@ -75,7 +77,7 @@ test('DEBUG_MODE.txt turns capture on and off; captures hold no key', { timeout:
     assert.ok(files.some((f) => /^CALLS_\d{8}\.json$/.test(f)));
     // The stream committed long before the capture was written: its request body was kept for it.
     const req = JSON.parse(await readFile(path.join(cache, files.find((f) => f.includes('_REQUEST_'))!), 'utf8'));
-    assert.deepEqual(req.data.messages, chat.messages);
+    assert.deepEqual(req.data.messages, messages);
     assert.equal(req.data.stream, true);
     const resp = JSON.parse(await readFile(path.join(cache, files.find((f) => f.includes('_RESPONSE_'))!), 'utf8'));
     assert.equal(resp.type, 'RESPONSE');

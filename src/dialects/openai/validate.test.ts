@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlmuxError } from '../../core/errors.ts';
-import { maxDepth, parseJsonBody, validateChat, validateCompletion, validateEmbeddings } from './validate.ts';
+import { maxDepth, parseJsonBody, parseLatin1Shape, validateChat, validateCompletion, validateEmbeddings } from './validate.ts';
 
 const bounded = { timeout: 10_000 };
 
@@ -158,4 +158,90 @@ test('api_base, api_key, base_url and friends are stripped, by every validator',
 test('with several wrong fields, the error names the first in the dialect\'s field order, whatever the body\'s key order', bounded, () => {
   throwsCode(() => validateChat({ temperature: 'hot', model: 'm', messages: [], max_tokens: 'ten' }), 'invalid_request', 'max_tokens');
   throwsCode(() => validateChat({ stream: 'yes', messages: [], model: 'm', temperature: 'hot' }), 'invalid_request', 'stream');
+});
+
+/**
+ * What llmux acts on, read from a parse: the top-level keys (those outside ASCII as `?`: llmux knows
+ * none), model, stream, the usage option, and whether each message has a role.
+ */
+function decisions(body: Record<string, unknown>): unknown {
+  const roles = Array.isArray(body.messages) ? (body.messages as Record<string, unknown>[]).map((m) => typeof m?.role) : null;
+  const keys = Object.keys(body).map((k) => (/^[\x00-\x7f]*$/.test(k) ? k : '?'));
+  const so = body.stream_options as { include_usage?: unknown } | null | undefined;
+  const options = typeof so === 'object' && so !== null ? { usage: so.include_usage } : so;
+  return { keys, model: body.model, stream: body.stream, options, roles };
+}
+
+test('a body with text outside ASCII, read as latin1: the same decisions as the UTF-8 parse, or null for the exact parse', bounded, () => {
+  const chinese = '{"model":"gpt-4o","messages":[{"role":"user","content":"你好，世界 😀 “quoted”"}],"stream":true,"stream_options":{"include_usage":true},"temperature":0.5}';
+  const raw = Buffer.from(chinese);
+  const shape = parseLatin1Shape(raw, validateChat);
+  assert.ok(shape !== null);
+  const exact = JSON.parse(chinese) as Record<string, unknown>;
+  assert.deepEqual(decisions(shape), decisions(exact));
+  // The strings' non-ASCII text reads as latin1: what reads it parses the bytes as UTF-8 (routing/context.ts exactBody).
+  assert.equal((shape.messages as { content: string }[])[0]!.content, Buffer.from('你好，世界 😀 “quoted”').toString('latin1'));
+  // Left to the exact parse: a model outside ASCII (also one spelt with escapes), a change by validation
+  // (forbidden fields, prompt → messages), a failing check, a body that is not JSON or not an object.
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"模型","messages":[]}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"mod\\u00e9l","messages":[{"role":"user","content":"é"}]}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","api_base":"http://x","messages":[{"role":"user","content":"é"}]}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","prompt":"é"}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","messages":[{"content":"é"}]}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","messages":[{"role":"user","content":"é"}],"stream":"yes"}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from(`{"model":"m","messages":[],"x":${nested(maxDepth + 1)},"é":1}`), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","messages":[],"__proto__":{"é":1}}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('\ufeff{"model":"m","messages":[]}'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('["é"]'), validateChat), null);
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m","messages":[{"role":"user","content":"é"}'), validateChat), null);
+  // A byte outside ASCII between tokens fails both readings (no JSON whitespace is outside ASCII).
+  assert.equal(parseLatin1Shape(Buffer.from('{"model":"m",\u00a0"messages":[]}'), validateChat), null);
+});
+
+test('the latin1 reading against the UTF-8 parse over generated bodies: it parses exactly when the exact path passes unchanged, to the same decisions', bounded, () => {
+  // A seeded generator (mulberry32), so a failure names a body that can be made again.
+  let seed = 0x5eed25;
+  const rnd = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const texts = ['hi', '你好', 'é', '😀', '“q”', 'a\\"b', '\\u00e9', '\\u4e2d', 'line\\nbreak', 'back\\\\slash', 'ÿ', '\u0080', '\\ud83d\\ude00'];
+  const text = (): string => Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => pick(texts)).join('');
+  const keys = ['model', 'messages', 'stream', 'stream_options', 'temperature', 'user', 'metadata', 'api_base', 'prompt', 'é', '键', 'tools'];
+  const value = (k: string): string => {
+    switch (k) {
+      case 'model': return pick(['"gpt"', `"${text()}"`, '1', '""']);
+      case 'messages': return `[${Array.from({ length: Math.floor(rnd() * 3) }, () => pick([`{"role":"user","content":"${text()}"}`, `{"content":"${text()}"}`, `{"role":"${text()}","content":[{"type":"text","text":"${text()}"}]}`])).join(',')}]`;
+      case 'stream': return pick(['true', 'false', `"${text()}"`]);
+      case 'stream_options': return pick(['{"include_usage":true}', 'null', `{"${text()}":1}`]);
+      case 'temperature': return pick(['0.5', '1.0', `"${text()}"`]);
+      default: return pick([`"${text()}"`, `{"${text()}":"${text()}"}`, '[1,2]', 'null']);
+    }
+  };
+  let shapes = 0;
+  for (let n = 0; n < 3000; n++) {
+    // Mostly bodies a client sends (a model and messages), with other members in any order.
+    const named = [...(rnd() < 0.9 ? ['model'] : []), ...(rnd() < 0.9 ? ['messages'] : []), ...Array.from({ length: Math.floor(rnd() * 5) }, () => pick(keys))];
+    const members = named.map((k) => `"${k}":${k === 'model' && rnd() < 0.8 ? '"gpt"' : value(k)}`).sort(() => rnd() - 0.5);
+    const text = `{${members.join(pick([',', ' , ', ',\n']))}}`;
+    // Bytes outside ASCII, also some that are no UTF-8 (a lone continuation byte, a cut sequence).
+    const bytes = rnd() < 0.1 ? Buffer.concat([Buffer.from(text.slice(0, -1)), Buffer.from(',"x":"'), Buffer.from([0x80, 0xe4, 0xbd]), Buffer.from('"}')]) : Buffer.from(text);
+    const shape = parseLatin1Shape(bytes, validateChat);
+    let exact: Record<string, unknown> | null = null;
+    let changed = true;
+    try {
+      exact = parseJsonBody(bytes.toString('utf8'), false).body;
+      changed = validateChat(exact);
+    } catch {
+      exact = null;
+    }
+    if (shape === null) continue;
+    shapes++;
+    assert.ok(exact !== null && !changed, `the latin1 reading passed a body the exact path refuses or changes: ${bytes.toString('utf8')}`);
+    assert.deepEqual(decisions(shape), decisions(exact!), bytes.toString('utf8'));
+  }
+  assert.ok(shapes > 300, `only ${shapes} bodies took the latin1 reading`);
 });

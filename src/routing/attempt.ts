@@ -70,27 +70,29 @@ export function upstreamStreams(ctx: RequestContext, ep: Endpoint): boolean {
 /** The body to send: the caller's bytes when nothing changes, else the modified object re-serialised. */
 export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
   const p = ep.provider;
-  const qp = quirkParams(p);
   const streams = upstreamStreams(ctx, ep);
   const forceStream = streams !== ctx.stream;
   // Ask for usage on streams so token limits and stats see it; stripped again if the caller did not ask.
   const addUsage = streams && !ctx.includeUsage;
-  const paramsForced = qp !== null || Object.keys(p.params).length > 0;
-  // At most the model (a route's upstream name) and the usage request to change: the caller's own
-  // bytes go on with those spliced in (no re-serialising; no key appears twice). Re-serialised
-  // instead: a usage request to merge into the caller's own stream_options, and, for another model,
-  // stream_options on a request that does not stream (the re-serialising drops them, as it did
-  // before the splice: an upstream may refuse them without `stream`).
-  if (!ctx.bodyChanged && !paramsForced && !forceStream && (!addUsage || ctx.body.stream_options === undefined)) {
+  const forced = forcedMembers(p);
+  // At most the model (a route's upstream name), the provider's forced parameters and the usage
+  // request to change: the caller's own bytes go on with those spliced in (no re-serialising; no key
+  // appears twice). Re-serialised instead: a forced parameter the caller sent too, a usage request to
+  // merge into the caller's own stream_options, and, for another model, stream_options on a request
+  // that does not stream (the re-serialising drops them, as it did before the splice: an upstream may
+  // refuse them without `stream`).
+  const spliceForced = forced === null || (forced.spliceable && !forced.keys.some((k) => Object.hasOwn(ctx.body, k)));
+  if (!ctx.bodyChanged && spliceForced && !forceStream && (!addUsage || ctx.body.stream_options === undefined)) {
     const out = ctx.body.model === ep.model ? ctx.raw : !streams && ctx.body.stream_options !== undefined ? null : withModel(ctx.raw, ep.model);
     if (out !== null) {
-      if (!addUsage) return out;
-      // The usage request, in front of the rest.
-      const spliced = withLeadingMember(out, USAGE_OPTION);
+      // The forced parameters and the usage request, in front of the rest.
+      const lead = forced === null ? (addUsage ? USAGE_OPTION : null) : addUsage ? forced.leadWithUsage : forced.lead;
+      if (lead === null) return out;
+      const spliced = withLeadingMember(out, lead);
       if (spliced !== null) return spliced;
     }
   }
-  const b: Record<string, unknown> = { ...exactBody(ctx), model: ep.model, ...qp, ...p.params };
+  const b: Record<string, unknown> = { ...exactBody(ctx), model: ep.model, ...quirkParams(p), ...p.params };
   if (forceStream) b.stream = streams;
   if (addUsage) b.stream_options = { ...(b.stream_options as object | undefined), include_usage: true };
   if (!streams) delete b.stream_options;
@@ -98,6 +100,34 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
 }
 
 const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+
+/** A provider's forced parameters (its quirks', then its `params`), as members to put in front of a body. */
+interface Forced {
+  readonly keys: readonly string[];
+  readonly lead: Buffer;
+  /** `lead` and the usage request. */
+  readonly leadWithUsage: Buffer;
+  /** False when one is a member the re-serialisation treats apart (model, stream, stream_options): always re-serialised. */
+  readonly spliceable: boolean;
+}
+
+const forcedOf = new WeakMap<CompiledProvider, Forced | null>();
+
+/** The provider's forced members (null when it forces none), made once per compiled provider. */
+function forcedMembers(p: CompiledProvider): Forced | null {
+  let f = forcedOf.get(p);
+  if (f === undefined) {
+    const all: Record<string, unknown> = { ...quirkParams(p), ...p.params };
+    const keys = Object.keys(all);
+    const text = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(all[k])},`).join('');
+    f = keys.length === 0 ? null : {
+      keys, lead: Buffer.from(text), leadWithUsage: Buffer.concat([Buffer.from(text), USAGE_OPTION]),
+      spliceable: !keys.some((k) => k === 'model' || k === 'stream' || k === 'stream_options'),
+    };
+    forcedOf.set(p, f);
+  }
+  return f;
+}
 
 /** The body with its top-level `model` string replaced by `model`; null when it cannot be found for sure (the caller re-serialises). */
 function withModel(raw: Buffer, model: string): Buffer | null {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InflightRequests, RequestController } from './context.ts';
+import { exactBody, InflightRequests, releaseBody, RequestController, type RequestContext } from './context.ts';
 
 test('in-flight requests: added, removed in any order, counted; iteration is a copy that survives removals', () => {
   const list = new InflightRequests();
@@ -31,4 +31,21 @@ test('in-flight requests: added, removed in any order, counted; iteration is a c
   assert.equal(list.size, 1);
   other.add(cs[1]!);
   assert.equal(other.size, 0, 'a controller is in one list at a time');
+});
+
+test('exactBody: the body as sent, parsed from the bytes once when it was read as latin1; the body itself when exact or released', () => {
+  const raw = Buffer.from('{"model":"m","messages":[{"role":"user","content":"你好"}]}');
+  const shape = JSON.parse(raw.toString('latin1')) as Record<string, unknown>;
+  const ctx = { body: shape, bodyExact: false, raw, capture: false } as unknown as RequestContext;
+  const exact = exactBody(ctx);
+  assert.deepEqual(exact, { model: 'm', messages: [{ role: 'user', content: '你好' }] });
+  assert.equal(ctx.body, exact, 'kept for the next attempt');
+  assert.equal(ctx.bodyExact, true);
+  assert.equal(exactBody(ctx), exact, 'parsed once');
+  const asSent = { model: 'm' };
+  assert.equal(exactBody({ body: asSent, bodyExact: true, raw } as unknown as RequestContext), asSent);
+  // Released (a committed stream): nothing to parse, and nothing asks for it after commit.
+  const released = { body: shape, bodyExact: false, raw, capture: false } as unknown as RequestContext;
+  releaseBody(released);
+  assert.deepEqual(exactBody(released), {});
 });

@@ -90,6 +90,13 @@ test('a body with text outside ASCII goes on as its bytes, or re-serialised with
     await send(gw, raw.replace('"temperature"', '"api_base":"http://x","temperature"'));
     assert.equal(a.requests[1]!.body.messages[0].content, text);
     assert.equal(a.requests[1]!.body.api_base, undefined);
+    // Embeddings and completions alike.
+    const emb = await fetch(`${gw.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"model":"mock-small","input":["${text}"],"temperature":1}` });
+    assert.equal(emb.status, 200, await emb.text());
+    assert.deepEqual(a.requests[2]!.body.input, [text]);
+    const cmp = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"model":"mock-small","prompt":"${text}","temperature":1}` });
+    assert.equal(cmp.status, 200, await cmp.text());
+    assert.equal(a.requests[3]!.body.prompt, text);
   });
   // A model name outside ASCII routes by its text as sent; a wrong type is reported as the UTF-8 parse words it.
   a.reset();
@@ -101,6 +108,25 @@ test('a body with text outside ASCII goes on as its bytes, or re-serialised with
     const bad = await send(gw, raw.replace('0.9', '"高"'));
     assert.equal(bad.status, 400);
     assert.equal((JSON.parse(bad.text) as { error: { message: string } }).error.message, '"temperature" must be of type number, got "高".');
+  });
+});
+
+test('forced params the caller did not send go in front of the caller\'s own bytes; one the caller sent re-serialises', bounded, async () => {
+  await withGateway({ providers: [providerFor('a', a.baseUrl, { params: { max_tokens: 4096, metadata: { team: 'ops' } }, reasoning: 'include' })] }, async (gw) => {
+    const raw = '{"model":"mock-small", "messages":[{"role":"user","content":"你好 \\u00e9"}],"seed":12345678901234567890}';
+    const send = (body: string) => fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text());
+    await send(raw);
+    assert.equal(a.requests[0]!.raw, `{"include_reasoning":true,"max_tokens":4096,"metadata":{"team":"ops"},${raw.slice(1)}`);
+    // Streamed: the usage request after them.
+    await send(raw.replace('"seed"', '"stream":true,"seed"'));
+    assert.equal(a.requests[1]!.raw, `{"include_reasoning":true,"max_tokens":4096,"metadata":{"team":"ops"},"stream_options":{"include_usage":true},${raw.replace('"seed"', '"stream":true,"seed"').slice(1)}`);
+    // The caller sent one of them: re-serialised, the provider's value winning, the text as sent.
+    await send(raw.replace('"seed"', '"max_tokens":5,"seed"'));
+    const got = a.requests[2]!.body;
+    assert.equal(got.max_tokens, 4096);
+    assert.equal(got.include_reasoning, true);
+    assert.equal(got.messages[0].content, '你好 é');
+    assert.equal((a.requests[2]!.raw.match(/max_tokens/g) ?? []).length, 1, 'never a key twice');
   });
 });
 

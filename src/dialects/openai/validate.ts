@@ -60,9 +60,10 @@ export function parseJsonBody(text: string, repair: boolean): ParsedBody {
  * twenty-fifth round: an agent-size request 16 % less CPU under load).
  *
  * JSON's structure is ASCII, and no byte of a multi-byte UTF-8 character is a quote, a backslash, a
- * bracket or a control character, so the latin1 reading parses exactly when the UTF-8 one does, to the
- * same objects, keys, numbers, booleans and nesting; only the strings' non-ASCII characters read
- * differently (each UTF-8 byte a latin1 character). Checks of shape and types judge it as they judge
+ * bracket or a control character (and Node's UTF-8 decoder turns no byte outside ASCII, valid or
+ * not, into one), so the latin1 reading parses exactly when the UTF-8 one does, to the same objects,
+ * ASCII keys, numbers, booleans and nesting; only text outside ASCII reads differently (each UTF-8
+ * byte a latin1 character). Checks of shape and types judge it as they judge
  * the UTF-8 parse, and the body goes on as its bytes. `null` whenever the exact parse must decide:
  * `text` is not a JSON object, a check fails (the exact parse gives the error, with its wording and
  * position), `validate` changes the body (the change is made on the text as sent), or `model` is not

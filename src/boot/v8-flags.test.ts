@@ -26,7 +26,7 @@ test('this Node knows every traffic flag (V8 only prints an error for one it doe
 
 /**
  * Bytes outside the heap (Buffers) allocated fast and dropped at once, as a gateway reading large
- * bodies does: with the settings no full collection runs; without them V8 starts one every 64 MB.
+ * bodies does: with the settings they start no full collection; without them V8 starts one every 64 MB.
  */
 test('Buffers dropped as fast as they are made start no full collection with the settings (and do without)', { timeout: 60_000 }, async () => {
   const script = (settings: boolean): string => `
@@ -36,15 +36,20 @@ test('Buffers dropped as fast as they are made start no full collection with the
     new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++; }).observe({ entryTypes: ['gc'] });
     const parts = [Buffer.alloc(65536, 1), Buffer.alloc(65536, 2), Buffer.alloc(65536, 3)];
     let n = 0;
-    for (let i = 0; i < 5000; i++) n += Buffer.concat(parts).length;
+    for (let i = 0; i < 8000; i++) n += Buffer.concat(parts).length;
     await new Promise((r) => setTimeout(r, 100));
     console.log(JSON.stringify({ major, n }));`;
   const majors = async (settings: boolean): Promise<number> => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(settings)]);
     return (JSON.parse(stdout) as { major: number }).major;
   };
-  assert.equal(await majors(true), 0);
-  assert.ok((await majors(false)) >= 3);
+  // 1.5 GB of Buffers: V8's 64 MB rule starts about twenty full collections. With the settings none
+  // comes of them; one or two may still come of the start-up (loading the TypeScript stripper) when
+  // the machine is busy, as under the whole suite.
+  const withSettings = await majors(true);
+  const without = await majors(false);
+  assert.ok(withSettings <= 2, `${withSettings} full collections with the settings`);
+  assert.ok(without >= 10, `${without} full collections without them`);
 });
 
 test('flag names are read as V8 reads them: one dash or two, `_` as `-`, `--no-` for either polarity', () => {

@@ -92,7 +92,7 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
       if (spliced !== null) return spliced;
     }
   }
-  const b: Record<string, unknown> = { ...exactBody(ctx), model: ep.model, ...quirkParams(p), ...p.params };
+  const b: Record<string, unknown> = { ...exactBody(ctx), model: ep.model, ...forced?.values };
   if (forceStream) b.stream = streams;
   if (addUsage) b.stream_options = { ...(b.stream_options as object | undefined), include_usage: true };
   if (!streams) delete b.stream_options;
@@ -101,8 +101,9 @@ export function buildBody(ctx: RequestContext, ep: Endpoint): string | Buffer {
 
 const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
 
-/** A provider's forced parameters (its quirks', then its `params`), as members to put in front of a body. */
+/** A provider's forced parameters (its quirks', then its `params`), and as members to put in front of a body. */
 interface Forced {
+  readonly values: Readonly<Record<string, unknown>>;
   readonly keys: readonly string[];
   readonly lead: Buffer;
   /** `lead` and the usage request. */
@@ -117,11 +118,11 @@ const forcedOf = new WeakMap<CompiledProvider, Forced | null>();
 function forcedMembers(p: CompiledProvider): Forced | null {
   let f = forcedOf.get(p);
   if (f === undefined) {
-    const all: Record<string, unknown> = { ...quirkParams(p), ...p.params };
-    const keys = Object.keys(all);
-    const text = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(all[k])},`).join('');
+    const values: Record<string, unknown> = { ...quirkParams(p), ...p.params };
+    const keys = Object.keys(values);
+    const lead = Buffer.from(keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(values[k])},`).join(''));
     f = keys.length === 0 ? null : {
-      keys, lead: Buffer.from(text), leadWithUsage: Buffer.concat([Buffer.from(text), USAGE_OPTION]),
+      values, keys, lead, leadWithUsage: Buffer.concat([lead, USAGE_OPTION]),
       spliceable: !keys.some((k) => k === 'model' || k === 'stream' || k === 'stream_options'),
     };
     forcedOf.set(p, f);

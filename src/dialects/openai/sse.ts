@@ -125,8 +125,8 @@ export function eventData(buf: Buffer, start: number, end: number, text: string 
   return { data, name };
 }
 
-/** A character of a latin1 string that is no ASCII byte: part of a multi-byte UTF-8 character. */
-const nonAscii = /[^\x00-\x7f]/;
+/** A character outside ASCII (in a latin1 string: a byte of a multi-byte UTF-8 character). */
+export const nonAscii = /[^\x00-\x7f]/;
 
 /**
  * The payload of an event that is one `data:` line and nothing else, as a slice of `text` (latin1:

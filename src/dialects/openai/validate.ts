@@ -6,6 +6,7 @@
 import { jsonrepair } from 'jsonrepair';
 import { LlmuxError } from '../../core/errors.ts';
 import { describeJsonError } from './json-where.ts';
+import { nonAscii } from './sse.ts';
 
 export const maxDepth = 64;
 
@@ -84,12 +85,7 @@ export function parseLatin1Shape(raw: Buffer, validate: (body: Record<string, un
   } catch {
     return null;
   }
-  return typeof value.model === 'string' && asciiOnly(value.model) ? value : null;
-}
-
-function asciiOnly(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
+  return typeof value.model === 'string' && !nonAscii.test(value.model) ? value : null;
 }
 
 function isBlank(text: string): boolean {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
 import { matrixSize, maxRetries, measure, runMatrix, warmUp } from './matrix.ts';
-import type { MatrixTarget, Ours, Plan } from './matrix.ts';
+import type { Cell, MatrixTarget, Ours, Plan } from './matrix.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
@@ -171,14 +171,23 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
  */
 async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]> {
   log('streams paced like tokens (21 events nominally 1 ms apart, 32 connections) …');
+  const text = body('bench-tokens', true);
+  return inTurn(w, o.tokenReps, (t) => measure(t, 'stream', 32, o.tokenS, text, ours), (c) => `${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / STREAM_EVENTS).toFixed(2)} an event)`);
+}
+
+/**
+ * The proxies measured in turn, one load run each, `reps` times (the order reversed in every second
+ * round), each run logged with `describe`: the probes' runs, as the report reads them.
+ */
+async function inTurn(w: World, reps: number, run: (t: MatrixTarget) => Promise<Omit<Cell, 'rep'>>, describe: (c: Omit<Cell, 'rep'>) => string): Promise<AgentRun[]> {
   const proxies = w.targets.filter((t) => t.pid !== undefined);
-  const runs: TokenRun[] = [];
-  for (let rep = 1; rep <= o.tokenReps; rep++) {
+  const runs: AgentRun[] = [];
+  for (let rep = 1; rep <= reps; rep++) {
     for (const t of rep % 2 === 1 ? proxies : [...proxies].reverse()) {
       if (!t.alive()) continue;
-      const c = await measure(t, 'stream', 32, o.tokenS, body('bench-tokens', true), ours);
-      log(`  ${t.name}: ${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / STREAM_EVENTS).toFixed(2)} an event)`);
-      runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct });
+      const c = await run(t);
+      log(`  ${t.name}: ${describe(c)}`);
+      runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct, rssAfterMiB: c.rssAfterMiB });
     }
   }
   return runs;
@@ -197,17 +206,7 @@ async function agentSized(w: World, o: Options, r: RunReport, ours: Ours): Promi
   const checks = await checkBodies(w.targets, { json: agentBody(false), stream: text });
   reportBodies(checks, 'agent-size body');
   r.checks.push(...checks.filter((c) => !c.ok).map((c) => ({ ...c, detail: `agent-size body: ${c.detail}` })));
-  const proxies = w.targets.filter((t) => t.pid !== undefined);
-  const runs: AgentRun[] = [];
-  for (let rep = 1; rep <= o.agentReps; rep++) {
-    for (const t of rep % 2 === 1 ? proxies : [...proxies].reverse()) {
-      if (!t.alive()) continue;
-      const c = await measure(t, 'stream', 8, o.agentS, text, ours);
-      log(`  ${t.name}: ${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
-      runs.push({ target: t.name, rep, rps: c.load.rps, cpuUsPerReq: c.cpuUsPerReq, gcThreadsUsPerReq: c.gcThreadsUsPerReq, errors: c.load.errors + c.load.non2xx, noisePct: c.noisePct, rssAfterMiB: c.rssAfterMiB });
-    }
-  }
-  r.agent = runs;
+  r.agent = await inTurn(w, o.agentReps, (t) => measure(t, 'stream', 8, o.agentS, text, ours), (c) => `${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
 }
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;

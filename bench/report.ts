@@ -158,11 +158,9 @@ function tokensSection(r: RunReport): string[] {
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const per: Record<string, number> = {};
-  for (const target of [...new Set(runs.map((x) => x.target))]) {
-    const mine = runs.filter((x) => x.target === target);
-    const cpu = median(mine.map((x) => x.cpuUsPerReq));
-    per[target] = cpu;
-    lines.push(`| ${target} | ${mine.length} | ${fmt(median(mine.map((x) => x.rps)), 0)} | ${fmt(cpu, 0)} | ${fmt(cpu / STREAM_EVENTS, 2)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
+  for (const t of byTarget(runs)) {
+    per[t.target] = t.cpu;
+    lines.push(`| ${t.target} | ${t.runs} | ${fmt(t.rps, 0)} | ${fmt(t.cpu, 0)} | ${fmt(t.cpu / STREAM_EVENTS, 2)} | ${fmt(t.gcThreads, 1)} | ${t.errors} | ${fmt(t.noisePct, 0)} |`);
   }
   const extra = (per['llmux'] ?? NaN) - (per['bare'] ?? NaN);
   if (Number.isFinite(extra)) {
@@ -173,6 +171,17 @@ function tokensSection(r: RunReport): string[] {
     lines.push('', `llmux beyond the bare proxy: ${fmt(extra, 0)} µs a stream${perEvent}. The streams/s are the upstream's pace (a stream takes about 30 ms), not the proxies'.`);
   }
   return [...lines, ''];
+}
+
+/** A probe's runs summed up per target, in the order the targets first ran: medians, errors added up. */
+function byTarget(runs: readonly TokenRun[]): { target: string; runs: number; rps: number; cpu: number; gcThreads: number; errors: number; noisePct: number }[] {
+  return [...new Set(runs.map((x) => x.target))].map((target) => {
+    const mine = runs.filter((x) => x.target === target);
+    return {
+      target, runs: mine.length, rps: median(mine.map((x) => x.rps)), cpu: median(mine.map((x) => x.cpuUsPerReq)),
+      gcThreads: median(mine.map((x) => x.gcThreadsUsPerReq)), errors: mine.reduce((a, x) => a + x.errors, 0), noisePct: median(mine.map((x) => x.noisePct)),
+    };
+  });
 }
 
 function agentSection(r: RunReport): string[] {
@@ -188,11 +197,10 @@ function agentSection(r: RunReport): string[] {
   ];
   const cpu: Record<string, number> = {};
   const rps: Record<string, number> = {};
-  for (const target of [...new Set(runs.map((x) => x.target))]) {
-    const mine = runs.filter((x) => x.target === target);
-    cpu[target] = median(mine.map((x) => x.cpuUsPerReq));
-    rps[target] = median(mine.map((x) => x.rps));
-    lines.push(`| ${target} | ${mine.length} | ${fmt(rps[target], 0)} | ${fmt(cpu[target], 0)} | ${fmt(median(mine.map((x) => x.gcThreadsUsPerReq)), 1)} | ${fmt(Math.max(...mine.map((x) => x.rssAfterMiB)), 1)} | ${mine.reduce((a, x) => a + x.errors, 0)} | ${fmt(median(mine.map((x) => x.noisePct)), 0)} |`);
+  for (const t of byTarget(runs)) {
+    cpu[t.target] = t.cpu;
+    rps[t.target] = t.rps;
+    lines.push(`| ${t.target} | ${t.runs} | ${fmt(t.rps, 0)} | ${fmt(t.cpu, 0)} | ${fmt(t.gcThreads, 1)} | ${fmt(Math.max(...runs.filter((x) => x.target === t.target).map((x) => x.rssAfterMiB)), 1)} | ${t.errors} | ${fmt(t.noisePct, 0)} |`);
   }
   const ratio = (cpu['llmux'] ?? NaN) / (cpu['bare'] ?? NaN);
   if (Number.isFinite(ratio)) lines.push('', `llmux / bare proxy: ${fmt(ratio, 2)}× the CPU a request, ${fmt((rps['llmux'] ?? NaN) / (rps['bare'] ?? NaN), 2)}× the requests/s.`);

@@ -203,9 +203,7 @@ async function agentSized(w: World, o: Options, r: RunReport, ours: Ours): Promi
   const text = agentBody(true);
   log(`agent-size requests (${(Buffer.byteLength(text) / 1024).toFixed(0)} KB bodies, streamed, 8 connections) …`);
   // The same answers through every target, for such a body too (the upstream's answer does not depend on it).
-  const checks = await checkBodies(w.targets, { json: agentBody(false), stream: text });
-  reportBodies(checks, 'agent-size body');
-  r.checks.push(...checks.filter((c) => !c.ok).map((c) => ({ ...c, detail: `agent-size body: ${c.detail}` })));
+  await checkAgain(w, r, { json: agentBody(false), stream: text }, 'agent-size body');
   r.agent = await inTurn(w, o.agentReps, (t) => measure(t, 'stream', 8, o.agentS, text, ours), (c) => `${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
 }
 
@@ -344,6 +342,13 @@ function reportBodies(checks: BodyCheck[], when: string): void {
   if (checks.every((c) => c.ok)) log(`  bodies byte-identical through every target (${when})`);
 }
 
+/** The bodies checked through every target once more; what fails joins the run's checks, named by `when`. */
+async function checkAgain(w: World, r: RunReport, bodies: Record<Mode, string>, when: string): Promise<void> {
+  const checks = await checkBodies(w.targets, bodies);
+  reportBodies(checks, when);
+  r.checks.push(...checks.filter((c) => !c.ok).map((c) => ({ ...c, detail: `${when}: ${c.detail}` })));
+}
+
 async function finish(w: World, o: Options): Promise<ProfileRow[] | undefined> {
   let profile: ProfileRow[] | undefined;
   if (w.llmux) {
@@ -448,9 +453,7 @@ async function main(): Promise<void> {
     m.afterLoadMiB = Math.max(...r.cells.filter((c) => c.target === m.target).map((c) => c.rssAfterMiB));
     m.peakMiB = peakRssBytes(pid) / 2 ** 20;
   }
-  const after = await checkBodies(w.targets, bodies);
-  reportBodies(after, 'after load');
-  r.checks.push(...after.filter((c) => !c.ok).map((c) => ({ ...c, detail: `after load: ${c.detail}` })));
+  await checkAgain(w, r, bodies, 'after load');
   if (!o.loadOnly) await probes(w, o, r, atPrune.result(), ours);
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);

@@ -37,8 +37,12 @@ const live = new Map<number, Child>();
 const TAIL_BYTES = 4096;
 
 export function spawnNode(name: string, script: string, args: string[], o: SpawnOptions = {}): Child {
-  const nodeArgv = [...(o.nodeFlags ?? []), script, ...args];
-  const [cmd, argv] = o.cpu === undefined ? [process.execPath, nodeArgv] : ['taskset', ['-c', String(o.cpu), process.execPath, ...nodeArgv]];
+  return spawnTracked(name, process.execPath, [...(o.nodeFlags ?? []), script, ...args], o);
+}
+
+/** Any program as a child of the run (the load generator wrk too): tracked, so that it is ended by PID with the rest. */
+export function spawnTracked(name: string, program: string, args: string[], o: SpawnOptions = {}): Child {
+  const [cmd, argv] = o.cpu === undefined ? [program, args] : ['taskset', ['-c', String(o.cpu), program, ...args]];
   const fd = o.logFile ? openSync(o.logFile, 'w') : undefined;
   const proc = spawn(cmd, argv, { cwd: o.cwd ?? ROOT, env: o.env ?? process.env, stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'] });
   if (fd !== undefined) closeSync(fd);

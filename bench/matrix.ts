@@ -4,7 +4,7 @@
  * machine hits all of them alike. Each run records the proxy's own CPU time and RSS.
  */
 import { runLoad } from './load.ts';
-import type { LoadResult } from './load.ts';
+import type { LoadGenerator, LoadResult } from './load.ts';
 import type { Mode, Named } from './probes.ts';
 import { cpuMicros, NoiseMeter, rssBytes, threadMicros } from './proc.ts';
 
@@ -45,9 +45,11 @@ export interface MatrixTarget extends Named {
   alive(): boolean;
 }
 
-/** Every process of the benchmark (harness, upstream, proxies), for the noise meter. */
-export interface Ours {
+/** The benchmark's own side of a run. */
+export interface Harness {
+  /** Every process of the benchmark (this one, the upstream, the proxies; the ended wrk runs with this one), for the noise meter. */
   pids: number[];
+  generator: LoadGenerator;
 }
 
 export function matrixSize(plan: Plan, targets: number): number {
@@ -55,14 +57,14 @@ export function matrixSize(plan: Plan, targets: number): number {
 }
 
 /** One load run of `t`, with the proxy's CPU time, its helper threads' share and its RSS (also for run.ts's probes). */
-export async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string, ours: Ours): Promise<Omit<Cell, 'rep'>> {
+export async function measure(t: MatrixTarget, mode: Mode, conns: number, durationS: number, body: string, harness: Harness): Promise<Omit<Cell, 'rep'>> {
   const pid = t.pid;
-  const noise = new NoiseMeter(ours.pids);
+  const noise = new NoiseMeter(harness.pids);
   noise.start();
   const cpu0 = pid ? cpuMicros(pid) : 0;
   const gc0 = pid ? threadMicros(pid, 'V8Worker') : 0;
   const wall0 = performance.now();
-  const load = await runLoad({ url: t.url, connections: conns, durationS, body, headers: { ...t.headers, 'content-type': 'application/json' } });
+  const load = await runLoad({ url: t.url, connections: conns, durationS, body, headers: { ...t.headers, 'content-type': 'application/json' }, generator: harness.generator });
   const wallUs = (performance.now() - wall0) * 1000;
   const cpu = pid ? cpuMicros(pid) - cpu0 : NaN;
   const gc = pid ? threadMicros(pid, 'V8Worker') - gc0 : NaN;
@@ -82,10 +84,10 @@ export async function measure(t: MatrixTarget, mode: Mode, conns: number, durati
 }
 
 /** Short unmeasured runs so every target has warm JIT, pools and sockets before the first sample. */
-export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours): Promise<void> {
+export async function warmUp(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, harness: Harness): Promise<void> {
   if (plan.warmupS <= 0) return;
   for (const mode of plan.modes) {
-    for (const t of targets) if (t.alive()) await measure(t, mode, 32, plan.warmupS, bodies[mode], ours);
+    for (const t of targets) if (t.alive()) await measure(t, mode, 32, plan.warmupS, bodies[mode], harness);
   }
 }
 
@@ -101,7 +103,7 @@ function describe(label: string, cell: Omit<Cell, 'rep'>): string {
  * Every cell of the plan, repetitions outermost, targets alternating (reversed in even repetitions). `between` runs before each
  * cell (run.ts lines llmux's inter-chunk probe up with its request-log prune there).
  */
-export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, ours: Ours, log: (line: string) => void, between?: () => Promise<void>): Promise<Cell[]> {
+export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Record<Mode, string>, harness: Harness, log: (line: string) => void, between?: () => Promise<void>): Promise<Cell[]> {
   const cells: Cell[] = [];
   const total = matrixSize(plan, targets.length);
   let retriesLeft = maxRetries(plan, targets.length);
@@ -119,12 +121,12 @@ export async function runMatrix(targets: MatrixTarget[], plan: Plan, bodies: Rec
             continue;
           }
           await between?.();
-          let cell = await measure(t, mode, conns, plan.durationS, bodies[mode], ours);
+          let cell = await measure(t, mode, conns, plan.durationS, bodies[mode], harness);
           log(describe(label, cell));
           // Other people's work on a shared machine: measure again (bounded), keep the quietest.
           for (let n = 0; n < plan.noiseRetries && cell.noisePct >= plan.maxNoisePct && retriesLeft > 0 && t.alive(); n++) {
             retriesLeft--;
-            const again = await measure(t, mode, conns, plan.durationS, bodies[mode], ours);
+            const again = await measure(t, mode, conns, plan.durationS, bodies[mode], harness);
             log(describe(`${label} (again, too noisy)`, again));
             if (again.noisePct < cell.noisePct) cell = again;
           }

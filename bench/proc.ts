@@ -49,6 +49,16 @@ function statTicks(path: string): number {
   return Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
 }
 
+/**
+ * cutime + cstime of `pid` in microseconds: the CPU time of its children that have ended and been
+ * waited for (the load generator wrk, one child a run; 0 if `pid` is gone).
+ */
+export function reapedMicros(pid: number): number {
+  const stat = readOr(`/proc/${pid}/stat`, '');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[13] ?? 0) + Number(rest[14] ?? 0)) * 1e6) / clockTicks();
+}
+
 /** utime + stime of one process in clock ticks (0 if it is gone). */
 function ownTicks(pid: number): number {
   return statTicks(`/proc/${pid}/stat`);
@@ -120,8 +130,9 @@ export class NoiseMeter {
   constructor(pids: number[]) {
     this.pids = pids;
   }
+  /** Our processes' CPU so far: the live ones, and the ended children they waited for (a wrk run ends before `stop`). */
   private ours(): number {
-    return this.pids.reduce((n, pid) => n + cpuMicros(pid), 0);
+    return this.pids.reduce((n, pid) => n + cpuMicros(pid) + reapedMicros(pid), 0);
   }
   start(): void {
     this.busy0 = machineBusyMicros();

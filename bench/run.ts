@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF] [--noise-retries N] [--connections 1,32,128] [--load-only]`
+ * `npm run bench [-- --quick] [--write] [--profile] [--no-pin] [--reps N] [--duration S] [--streams N] [--modes json,stream] [--ref GIT_REF] [--noise-retries N] [--connections 1,32,128] [--load-only] [--load-generator wrk|autocannon]`
  * `node bench/run.ts --render [FILE] [--write]` renders the report again from a saved run.
  *
  * Measures llmux against a direct call to a fake upstream and against a bare Node proxy: load at
- * several connection counts (autocannon, in this process), bodies byte for byte, time to first
+ * several connection counts (wrk when installed, else autocannon in this process), bodies byte for byte, time to first
  * byte, inter-chunk timing and memory with many open streams. Prints the load tables and writes
  * the full report to BENCHMARKS.md, keeping its hand-written notes (bench/notes.ts; quick mode:
  * bench/results/quick.md unless --write). In a full
@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
 import { matrixSize, maxRetries, measure, runMatrix, warmUp } from './matrix.ts';
-import type { Cell, MatrixTarget, Ours, Plan } from './matrix.ts';
+import type { Cell, MatrixTarget, Harness, Plan } from './matrix.ts';
+import { wrkInstalled } from './load.ts';
+import type { LoadGenerator } from './load.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
 import { machineInfo, peakRssBytes, rssBytes } from './proc.ts';
@@ -51,6 +53,8 @@ interface Options {
   loadOnly: boolean;
   /** Extra Node or V8 flags for llmux, from `LLMUX_BENCH_NODE_FLAGS` (`--trace-gc`): for diagnosis; the report says so. */
   llmuxFlags: string[];
+  /** `--load-generator`: wrk when installed, else autocannon. */
+  generator: LoadGenerator;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -83,7 +87,24 @@ function parseOptions(argv: string[]): Options {
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
     loadOnly: has('--load-only'),
     llmuxFlags: (process.env['LLMUX_BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean),
+    generator: loadGenerator(argv),
   };
+}
+
+/** `--load-generator wrk|autocannon`; without it wrk when installed, else autocannon. Exits on a wrong name or a missing wrk. */
+function loadGenerator(argv: string[]): LoadGenerator {
+  const i = argv.indexOf('--load-generator');
+  if (i < 0) return wrkInstalled() ? 'wrk' : 'autocannon';
+  const g = argv[i + 1];
+  if (g !== 'wrk' && g !== 'autocannon') {
+    log(`--load-generator takes wrk or autocannon, not ${g ?? '(nothing)'}.`);
+    process.exit(2);
+  }
+  if (g === 'wrk' && !wrkInstalled()) {
+    log('--load-generator wrk: wrk is not installed here. Install it (Debian: apt-get install -y wrk), or run with --load-generator autocannon.');
+    process.exit(2);
+  }
+  return g;
 }
 
 function canPin(): boolean {
@@ -140,7 +161,7 @@ function idleMemory(w: World): Memory[] {
   return w.targets.filter((t) => t.pid).map((t) => ({ target: t.name, idleMiB: rssBytes(t.pid ?? 0) / 2 ** 20, afterLoadMiB: NaN, peakMiB: NaN }));
 }
 
-async function probes(w: World, o: Options, r: RunReport, early: GapResult | null, ours: Ours): Promise<void> {
+async function probes(w: World, o: Options, r: RunReport, early: GapResult | null, harness: Harness): Promise<void> {
   log('\ntime to first byte (upstream waits 200 ms) …');
   for (const t of w.targets) r.ttfb.push(await measureTtfb(t, body('bench-ttfb', true), o.ttfbN));
   log('inter-chunk timing (upstream writes every 50 ms) …');
@@ -160,8 +181,8 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
     }
     r.gaps.push(await llmuxGaps(t, o, await awaitPrune(w)));
   }
-  r.tokens = await tokenPaced(w, o, ours);
-  await agentSized(w, o, r, ours);
+  r.tokens = await tokenPaced(w, o, harness);
+  await agentSized(w, o, r, harness);
 }
 
 /**
@@ -169,10 +190,10 @@ async function probes(w: World, o: Options, r: RunReport, early: GapResult | nul
  * the two proxies in turn (reversed in every second run). The load runs' answer arrives in one piece;
  * this is what relaying costs when each event arrives on its own, as providers stream.
  */
-async function tokenPaced(w: World, o: Options, ours: Ours): Promise<TokenRun[]> {
+async function tokenPaced(w: World, o: Options, harness: Harness): Promise<TokenRun[]> {
   log('streams paced like tokens (21 events nominally 1 ms apart, 32 connections) …');
   const text = body('bench-tokens', true);
-  return inTurn(w, o.tokenReps, (t) => measure(t, 'stream', 32, o.tokenS, text, ours), (c) => `${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / STREAM_EVENTS).toFixed(2)} an event)`);
+  return inTurn(w, o.tokenReps, (t) => measure(t, 'stream', 32, o.tokenS, text, harness), (c) => `${c.load.rps.toFixed(0)} streams/s, ${c.cpuUsPerReq.toFixed(0)} µs a stream (${(c.cpuUsPerReq / STREAM_EVENTS).toFixed(2)} an event)`);
 }
 
 /**
@@ -199,12 +220,12 @@ async function inTurn(w: World, reps: number, run: (t: MatrixTarget) => Promise<
  * hundreds of kilobytes, which llmux reads and checks where the bare proxy forwards it unread. Last
  * of the probes: what such bodies leave in a process's memory does not reach the others.
  */
-async function agentSized(w: World, o: Options, r: RunReport, ours: Ours): Promise<void> {
+async function agentSized(w: World, o: Options, r: RunReport, harness: Harness): Promise<void> {
   const text = agentBody(true);
   log(`agent-size requests (${(Buffer.byteLength(text) / 1024).toFixed(0)} KB bodies, streamed, 8 connections) …`);
   // The same answers through every target, for such a body too (the upstream's answer does not depend on it).
   await checkAgain(w, r, { json: agentBody(false), stream: text }, 'agent-size body');
-  r.agent = await inTurn(w, o.agentReps, (t) => measure(t, 'stream', 8, o.agentS, text, ours), (c) => `${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
+  r.agent = await inTurn(w, o.agentReps, (t) => measure(t, 'stream', 8, o.agentS, text, harness), (c) => `${c.load.rps.toFixed(0)} req/s, ${c.cpuUsPerReq.toFixed(0)} µs a request, RSS ${c.rssAfterMiB.toFixed(0)} MiB`);
 }
 
 type GapResult = Awaited<ReturnType<typeof measureGaps>>;
@@ -376,7 +397,7 @@ function removeTemp(tmp: string): void {
 function newReport(o: Options, tree: string): RunReport {
   const m = machineInfo();
   const p = o.plan;
-  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; autocannon in the harness process. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}${o.llmuxFlags.length ? ` llmux ran with extra Node flags (\`LLMUX_BENCH_NODE_FLAGS\`): \`${o.llmuxFlags.join(' ')}\`.` : ''}`;
+  const settings = `${o.quick ? 'Quick' : 'Full'} run, ${tree}: ${p.reps} repetition(s) of ${p.durationS} s per target, mode and connection count (${p.connections.join(', ')}), targets alternating (reversed in every second repetition)${p.noiseRetries ? `; a run during which other processes used ≥ ${p.maxNoisePct} % of a core is measured again (up to ${p.noiseRetries}×) and the quietest kept` : ''}; ${o.generator === 'wrk' ? 'wrk (one thread) as the load generator, a child of the harness' : 'autocannon in the harness process'}. ${o.pin ? 'Load generator and fake upstream pinned to CPU 0, the proxy under test to CPU 1.' : 'No CPU pinning.'}${o.profile ? ' llmux ran under the sampling profiler (`--cpu-prof`), which costs it a little CPU.' : ''}${o.llmuxFlags.length ? ` llmux ran with extra Node flags (\`LLMUX_BENCH_NODE_FLAGS\`): \`${o.llmuxFlags.join(' ')}\`.` : ''}`;
   return { title: 'llmux benchmarks', machine: m, date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', settings, notes: [], checks: [], cells: [], connections: p.connections, modes: p.modes, targets: ['direct', 'bare', 'llmux'], memory: [], ttfb: [], gaps: [], holds: [] };
 }
 
@@ -444,17 +465,17 @@ async function main(): Promise<void> {
   reportBodies(r.checks, 'before load');
   if (!o.loadOnly) await holds(w, o, r);
   // cpuMicros counts descendants: the harness's own pid covers upstream and proxies too
-  const ours = { pids: [process.pid] };
-  await warmUp(w.targets, o.plan, bodies, ours);
+  const harness: Harness = { pids: [process.pid], generator: o.generator };
+  await warmUp(w.targets, o.plan, bodies, harness);
   const atPrune = gapsAtPrune(w, o);
-  r.cells = await runMatrix(w.targets, o.plan, bodies, ours, log, atPrune.between);
+  r.cells = await runMatrix(w.targets, o.plan, bodies, harness, log, atPrune.between);
   for (const m of r.memory) {
     const pid = w.targets.find((t) => t.name === m.target)?.pid ?? 0;
     m.afterLoadMiB = Math.max(...r.cells.filter((c) => c.target === m.target).map((c) => c.rssAfterMiB));
     m.peakMiB = peakRssBytes(pid) / 2 ** 20;
   }
   await checkAgain(w, r, bodies, 'after load');
-  if (!o.loadOnly) await probes(w, o, r, atPrune.result(), ours);
+  if (!o.loadOnly) await probes(w, o, r, atPrune.result(), harness);
   const llmuxDied = w.llmux && w.llmux.child.proc.exitCode !== null;
   if (llmuxDied) r.notes.push(`llmux exited during the run (code ${w.llmux?.child.proc.exitCode}): ${w.llmux?.child.tail().split('\n').slice(-8).join(' ⏎ ')}`);
   r.profile = await finish(w, o);

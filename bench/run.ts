@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { atExit, installCleanup, ROOT, stopAll, stopChild } from './children.ts';
 import { matrixSize, maxRetries, measure, runMatrix, warmUp } from './matrix.ts';
 import type { Cell, MatrixTarget, Harness, Plan } from './matrix.ts';
-import { wrkInstalled } from './load.ts';
+import { wrkInstalled, wrkSeconds } from './load.ts';
 import type { LoadGenerator } from './load.ts';
 import { checkBodies, holdStreams, measureGaps, measureTtfb, runtimeWindow, scrapeRuntime } from './probes.ts';
 import type { BodyCheck, Mode } from './probes.ts';
@@ -69,7 +69,10 @@ function parseOptions(argv: string[]): Options {
   const modes = (mi >= 0 ? (argv[mi + 1] ?? '').split(',') : ['json', 'stream']).filter((m): m is Mode => m === 'json' || m === 'stream');
   const ci = argv.indexOf('--connections');
   const connections = ci >= 0 ? (argv[ci + 1] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [1, 32, 128];
-  const plan: Plan = { reps: num('--reps', quick ? 1 : 5), durationS: num('--duration', quick ? 2 : 6, 0.5), connections: connections.length ? connections : [1, 32, 128], warmupS: quick ? 0.5 : 2, modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
+  const generator = loadGenerator(argv);
+  // wrk runs whole seconds: the plan says what runs (and the report, and the run's time bound, with it).
+  const seconds = (s: number): number => (generator === 'wrk' ? wrkSeconds(s) : s);
+  const plan: Plan = { reps: num('--reps', quick ? 1 : 5), durationS: seconds(num('--duration', quick ? 2 : 6, 0.5)), connections: connections.length ? connections : [1, 32, 128], warmupS: seconds(quick ? 0.5 : 2), modes, noiseRetries: quick ? 0 : num('--noise-retries', 2, 0), maxNoisePct: 25 };
   return {
     quick,
     write: has('--write') || !quick,
@@ -87,7 +90,7 @@ function parseOptions(argv: string[]): Options {
     ref: argv.includes('--ref') ? argv[argv.indexOf('--ref') + 1] : undefined,
     loadOnly: has('--load-only'),
     llmuxFlags: (process.env['LLMUX_BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean),
-    generator: loadGenerator(argv),
+    generator,
   };
 }
 

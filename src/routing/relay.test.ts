@@ -258,3 +258,129 @@ test('the role chunk an upstream sent before, with another id and time, passes w
     JSON.parse = parse;
   }
 });
+
+/**
+ * A long answer, as a fast upstream sends it whole (several KB in one chunk, like the bench's 5.4 KB):
+ * `n` content events between the role chunk and the end, text that looks like marks inside some of
+ * them. The relay's marks, event boundaries and commit over many events, in one chunk and cut
+ * anywhere.
+ */
+function longEvents(eol: string, n = 40, opts: { nullUsage?: boolean; runningUsage?: boolean; plain?: boolean } = {}): string[] {
+  const u = (i: number): unknown => (opts.runningUsage ? (i % 3 === 2 ? null : { prompt_tokens: 3, completion_tokens: i, total_tokens: 3 + i }) : opts.nullUsage ? null : undefined);
+  const texts = opts.plain ? ['Load', ' balancing', ' spreads', ' requests'] : ['Load', ' "usage" is a word', ' [DONE] too', ' an error" here', ' Grüße 🌍 中文', ' event: not a field'];
+  const ev = [`data: ${chunk({ role: 'assistant', content: '' }, null, u(0))}${eol}${eol}`];
+  for (let i = 1; i <= n; i++) ev.push(`data: ${chunk({ content: texts[i % texts.length]! }, null, u(i))}${eol}${eol}`);
+  ev.push(`data: ${chunk({}, 'stop', u(n + 1))}${eol}${eol}`);
+  if (!opts.runningUsage) ev.push(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })}${eol}${eol}`);
+  ev.push(`data: [DONE]${eol}${eol}`);
+  return ev;
+}
+
+for (const eol of ['\n', '\r\n']) {
+  test(`a long answer in one chunk or cut anywhere: the same bytes, usage and commit as event by event (${JSON.stringify(eol)})`, bounded, async () => {
+    for (const nullUsage of [false, true]) {
+      const ev = longEvents(eol, 40, { nullUsage });
+      const body = Buffer.from(ev.join(''));
+      assert.ok(body.length > 6000);
+      const usageAt = ev.length - 2;
+      const stripped = ev.filter((_, i) => i !== usageAt).join('');
+      const check = async (pieces: Buffer[], what: string): Promise<void> => {
+        const { res, r } = await relay(pieces);
+        assert.equal(res.text(), stripped, what);
+        assert.ok(res.ended, what);
+        assert.equal(r.type, 'done', what);
+        assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 }, what);
+        assert.equal(r.type === 'done' && r.cls, null, what);
+      };
+      await check([body], 'one chunk');
+      await check(ev.map((e) => Buffer.from(e)), 'event by event');
+      for (let k = 1; k < body.length; k += 11) await check([body.subarray(0, k), body.subarray(k)], `cut at ${k} (null usage: ${nullUsage})`);
+      for (let k = 5; k + 2500 < body.length; k += 97) await check([body.subarray(0, k), body.subarray(k, k + 2500), body.subarray(k + 2500)], `cuts at ${k}, ${k + 2500}`);
+      // The caller who asked for usage gets every byte.
+      for (let k = 1; k < body.length; k += 53) {
+        const { res, r } = await relay([body.subarray(0, k), body.subarray(k)], { includeUsage: true });
+        assert.equal(res.text(), body.toString('utf8'), `cut at ${k}, usage asked for`);
+        assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
+      }
+    }
+  });
+}
+
+test('long chunks with nothing to look at after content (plain text events) pass whole, in pieces of every size', bounded, async () => {
+  const ev = longEvents('\n', 60, { plain: true });
+  const body = Buffer.from(ev.join(''));
+  const stripped = ev.filter((_, i) => i !== ev.length - 2).join('');
+  for (let k = 300; k + 4000 < body.length; k += 61) {
+    // The middle piece: 4 KB of content events and the start of the next, no mark in it.
+    const { res, r } = await relay([body.subarray(0, k), body.subarray(k, k + 4000), body.subarray(k + 4000)]);
+    assert.equal(res.text(), stripped, `cuts at ${k}, ${k + 4000}`);
+    assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
+  }
+});
+
+test('a long answer with a running usage count in its events: every event reaches the caller who asked, the last count is recorded, at every cut', bounded, async () => {
+  const ev = longEvents('\n', 30, { runningUsage: true });
+  const body = Buffer.from(ev.join(''));
+  assert.ok(body.length > 4000);
+  // The last count: the finish event's (index 31: completion 31); the events with null skip a count.
+  const last = { promptTokens: 3, completionTokens: 31 };
+  for (let k = 1; k < body.length; k += 17) {
+    for (const includeUsage of [true, false]) {
+      const { res, r } = await relay([body.subarray(0, k), body.subarray(k)], { includeUsage });
+      // Running counts ride on content events: none is dropped, whoever asked.
+      assert.equal(res.text(), body.toString('utf8'), `cut at ${k}`);
+      assert.deepEqual(r.type === 'done' && r.usage, last, `usage, cut at ${k} (${includeUsage})`);
+    }
+  }
+});
+
+test('a long answer with an error event after content: failed over while nothing was sent, else passed on and recorded, at every cut; before content: fails', bounded, async () => {
+  const ev = longEvents('\n', 30);
+  const err = `data: ${JSON.stringify({ error: { message: 'overloaded mid-stream', type: 'server_error', code: 'overloaded' } })}\n\n`;
+  ev.splice(20, 0, err);
+  const body = Buffer.from(ev.join(''));
+  const stripped = ev.filter((_, i) => i !== ev.length - 2).join('');
+  // The stream commits once a chunk with its first content event has been read: an error event read in
+  // that same chunk fails the attempt over (nothing has reached the client), a later one is passed on.
+  const contentEnd = Buffer.byteLength(ev[0]! + ev[1]!);
+  const errEnd = Buffer.byteLength(ev.slice(0, 21).join(''));
+  for (let k = 1; k < body.length; k += 13) {
+    const { res, r } = await relay([body.subarray(0, k), body.subarray(k)]);
+    if (k < contentEnd || k >= errEnd) {
+      assert.equal(r.type, 'fail', `cut at ${k}`);
+      assert.match(r.type === 'fail' ? r.message : '', /overloaded mid-stream/);
+      assert.equal(res.out.length, 0, `cut at ${k}`);
+      continue;
+    }
+    assert.equal(res.text(), stripped, `cut at ${k}`);
+    assert.equal(r.type, 'done');
+    assert.notEqual(r.type === 'done' && r.cls, null, `cut at ${k}: the error event is recorded`);
+    assert.match(r.type === 'done' ? (r.message ?? '') : '', /overloaded mid-stream/);
+  }
+  // Before any content, after more than the first KB of keep-alive comments: fails over, nothing sent.
+  const pad = ': keep-alive padding to push the error past the first kilobyte of the chunk\n\n'.repeat(20);
+  const before = Buffer.from(pad + err + longEvents('\n', 30).join(''));
+  for (const pieces of [[before], [before.subarray(0, 1500), before.subarray(1500)]]) {
+    const { res, r } = await relay(pieces);
+    assert.equal(r.type, 'fail');
+    assert.match(r.type === 'fail' ? r.message : '', /overloaded mid-stream/);
+    assert.equal(res.out.length, 0);
+    assert.equal(res.headersSent, false);
+  }
+});
+
+test('a long chunk whose first content comes after more than its first KB (long comments, a long role chunk): committed there, bytes unchanged', bounded, async () => {
+  const pad = ': keep-alive\n\n'.repeat(100);
+  const longRole = `data: ${chunk({ role: 'assistant', content: '', name: 'n'.repeat(1500) })}\n\n`;
+  for (const head of [pad, longRole, pad + longRole]) {
+    const ev = longEvents('\n', 20);
+    const body = Buffer.from(head + ev.join(''));
+    const want = head + ev.filter((_, i) => i !== ev.length - 2).join('');
+    for (let k = 1; k < body.length; k += 41) {
+      const { res, r } = await relay(k === 1 ? [body] : [body.subarray(0, k), body.subarray(k)]);
+      assert.equal(res.text(), want, `cut at ${k}`);
+      assert.equal(r.type, 'done');
+      assert.deepEqual(r.type === 'done' && r.usage, { promptTokens: 3, completionTokens: 4 });
+    }
+  }
+});

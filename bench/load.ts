@@ -182,8 +182,8 @@ export function wrkScript(spec: Pick<LoadSpec, 'headers' | 'connections'>, bodyF
     '    return 0',
     '  end',
     '  local e = summary.errors',
-    `  io.write(string.format("\\n${WRK_TAG}{\\"requests\\":%d,\\"durationUs\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d,\\"status\\":%d,\\"timeout\\":%d,\\"samples\\":%d,\\"p50Us\\":%d,\\"p99Us\\":%d}\\n",`,
-    '    complete, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, total, pct(50), pct(99)))',
+    `  io.write(string.format("\\n${WRK_TAG}{\\"requests\\":%d,\\"durationUs\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d,\\"status\\":%d,\\"timeout\\":%d,\\"p50Us\\":%d,\\"p99Us\\":%d}\\n",`,
+    '    complete, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, pct(50), pct(99)))',
     'end',
   );
   return `${lines.join('\n')}\n`;
@@ -199,8 +199,6 @@ interface WrkFigures {
   /** Responses with a status of 400 or more. */
   status: number;
   timeout: number;
-  /** Latency samples once wrk's made-up ones are taken out (one a response: a check). */
-  samples: number;
   p50Us: number;
   p99Us: number;
 }

@@ -41,12 +41,15 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** utime + stime in clock ticks from a `stat` file of a process or thread (0 if it is gone). */
-function statTicks(path: string): number {
+/**
+ * Two fields of a `stat` file of a process or thread, added up, in clock ticks (0 if it is gone):
+ * utime + stime at 11, cutime + cstime at 13, counted from the state field (3rd).
+ */
+function statTicks(path: string, at = 11): number {
   const stat = readOr(path, '');
   // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+  return Number(rest[at] ?? 0) + Number(rest[at + 1] ?? 0);
 }
 
 /**
@@ -54,9 +57,7 @@ function statTicks(path: string): number {
  * waited for (the load generator wrk, one child a run; 0 if `pid` is gone).
  */
 export function reapedMicros(pid: number): number {
-  const stat = readOr(`/proc/${pid}/stat`, '');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[13] ?? 0) + Number(rest[14] ?? 0)) * 1e6) / clockTicks();
+  return (statTicks(`/proc/${pid}/stat`, 13) * 1e6) / clockTicks();
 }
 
 /** utime + stime of one process in clock ticks (0 if it is gone). */
